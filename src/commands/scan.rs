@@ -1,0 +1,71 @@
+//! `selfconn-tui scan`: one scan, printed, then exit.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::report::{scan_json, scan_table};
+use crate::sys::scanner::{OwnerScope, ScanOptions, Scanner};
+
+#[derive(Debug, Clone, Args)]
+pub struct ScanArgs {
+    /// Print one JSON object instead of the table
+    #[arg(long)]
+    pub json: bool,
+    /// List every TCP socket, not only the findings (JSON: adds "sockets")
+    #[arg(long)]
+    pub all: bool,
+    /// The proc filesystem to read (for tests on fixture trees)
+    #[arg(long, hide = true, default_value = "/proc")]
+    pub proc_root: PathBuf,
+}
+
+pub fn run(args: ScanArgs) -> ExitCode {
+    let mut scanner = Scanner::new(ScanOptions {
+        proc_root: args.proc_root.clone(),
+        owners: if args.all {
+            OwnerScope::All
+        } else {
+            OwnerScope::Findings
+        },
+    });
+    let snapshot = match scanner.scan() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("selfconn-tui: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    let written = if args.json {
+        let doc = scan_json::to_json(&snapshot, args.all);
+        writeln!(stdout, "{doc}")
+    } else {
+        let colour = crate::cli::colour_wanted(std::io::stdout().is_terminal());
+        for e in &snapshot.errors {
+            eprintln!("selfconn-tui: warning: {e}");
+        }
+        if let Some(note) = &snapshot.visibility_note {
+            eprintln!("selfconn-tui: note: {note}");
+        }
+        write!(
+            stdout,
+            "{}",
+            scan_table::render(&snapshot, args.all, colour)
+        )
+    };
+    // A closed pipe (`| head`) is not an error worth a message.
+    if let Err(e) = written.and_then(|_| stdout.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("selfconn-tui: cannot write the report: {e}");
+        return ExitCode::from(2);
+    }
+    if snapshot.findings().next().is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

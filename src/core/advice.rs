@@ -1,0 +1,277 @@
+//! Plain-words explanations of a finding and the fixes that apply to it.
+//! The dashboard's details pane shows them; kept here so that they are
+//! tested without a terminal.
+
+use super::ports::{PortPolicy, Risk};
+use super::snapshot::{Namespace, Owner, Socket};
+use super::socket::FindingKind;
+
+/// Where a persistent sysctl setting belongs.
+pub const SYSCTL_DROP_IN: &str = "/etc/sysctl.d/90-reserved-ports.conf";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fix {
+    pub title: String,
+    /// Exact commands or settings, one per line.
+    pub commands: Vec<String>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Advice {
+    /// One sentence: what this socket is.
+    pub what: String,
+    /// Why it matters, one reason per line.
+    pub why: Vec<String>,
+    pub fixes: Vec<Fix>,
+}
+
+/// The fix that reserves `port` while keeping the ports already reserved.
+pub fn reserve_fix(policy: &PortPolicy, port: u16) -> Fix {
+    let value = policy.reserved.with_port(port).to_sysctl_value();
+    let keep = if policy.reserved.is_empty() {
+        String::new()
+    } else {
+        format!(" (keeps the {} already reserved)", policy.reserved)
+    };
+    Fix {
+        title: format!("Reserve {port} so the kernel never picks it as a source port{keep}"),
+        commands: vec![
+            format!("sysctl -w net.ipv4.ip_local_reserved_ports={value}"),
+            format!("echo 'net.ipv4.ip_local_reserved_ports = {value}' > {SYSCTL_DROP_IN}"),
+        ],
+        note: Some(
+            "The value replaces the whole list; it is per network namespace, and covers IPv6 too."
+                .to_string(),
+        ),
+    }
+}
+
+fn move_fix(policy: &PortPolicy, port: u16) -> Fix {
+    let below = policy.range.low.saturating_sub(1);
+    Fix {
+        title: format!(
+            "Move the service off {port}, out of the ephemeral range {}",
+            policy.range
+        ),
+        commands: vec![],
+        note: Some(format!(
+            "Any port below {} (or above {}) is never picked automatically.",
+            below + 1,
+            policy.range.high
+        )),
+    }
+}
+
+fn guard_fix() -> Fix {
+    Fix {
+        title:
+            "Guard the client: after connect(), if local address == peer address, close and retry"
+                .to_string(),
+        commands: vec![],
+        note: Some(
+            "Go's dialer does this; Rust std, tokio, Node, the JDK and asyncio do not.".to_string(),
+        ),
+    }
+}
+
+fn owner_line(owner: &Owner) -> String {
+    match owner {
+        Owner::Process(p) => format!(
+            "Held by pid {} ({}, user {}): {}",
+            p.pid, p.name, p.user, p.cmdline
+        ),
+        Owner::Unknown(why) => format!("Owner unknown: {}", why.reason()),
+    }
+}
+
+/// Explains `socket`, a finding or not, against its namespace's policy.
+pub fn advise(socket: &Socket, ns: &Namespace) -> Advice {
+    let e = &socket.entry;
+    let policy = &ns.policy;
+    let port = e.local.port();
+    let range = policy.range;
+    let parity = |p: u16| if p % 2 == 0 { "even" } else { "odd" };
+    match socket.finding.map(|f| (f.kind, f.risk)) {
+        Some((FindingKind::SelfConnect, _)) => {
+            let mut why = vec![
+                format!(
+                    "Local {} equals remote {}: every byte it sends comes back to it.",
+                    e.local, e.remote
+                ),
+                owner_line(&socket.owner),
+            ];
+            if policy.is_ephemeral(port) {
+                why.push(format!(
+                    "{port} lies in the ephemeral range {range} and is not reserved: a client \
+                     retrying {port} while nothing listened got {port} as its own source port \
+                     (TCP simultaneous open)."
+                ));
+            } else {
+                why.push(format!(
+                    "{port} is outside the automatic range {range} (or reserved): the client \
+                     must have bound its source port explicitly."
+                ));
+            }
+            let mut fixes = vec![guard_fix()];
+            if policy.is_ephemeral(port) {
+                fixes.push(move_fix(policy, port));
+                fixes.push(reserve_fix(policy, port));
+            }
+            Advice {
+                what: format!("A self-connected socket ({}), port {port}.", e.state),
+                why,
+                fixes,
+            }
+        }
+        Some((FindingKind::EphemeralListener, risk)) => {
+            let mut why = vec![
+                format!(
+                    "{port} is inside the ephemeral range {range} and not in the reserved list ({}).",
+                    policy.reserved
+                ),
+                owner_line(&socket.owner),
+                "While this service is down or restarting, a client retrying it can be handed \
+                 {port} as its source port and connect to itself; the service then cannot bind it."
+                    .replace("{port}", &port.to_string()),
+            ];
+            why.push(match risk {
+                Some(Risk::High) => format!(
+                    "Risk high: {port} is {} like the range's low end {}, the parity connect() \
+                     tries first: a plain retry loop reaches it.",
+                    parity(port),
+                    range.low
+                ),
+                _ => format!(
+                    "Risk medium: {port} is {} while the range starts {}: plain connect() tries \
+                     it only after the {} ports; bind-then-connect clients, IP_LOCAL_PORT_RANGE \
+                     clients (Linux 6.8+) and kernels before 4.6 reach it directly.",
+                    parity(port),
+                    parity(range.low),
+                    parity(range.low)
+                ),
+            });
+            Advice {
+                what: format!("A listener on {} inside the ephemeral range.", e.local),
+                why,
+                fixes: vec![
+                    move_fix(policy, port),
+                    reserve_fix(policy, port),
+                    guard_fix(),
+                ],
+            }
+        }
+        None => Advice {
+            what: format!(
+                "{} {} -> {} ({}).",
+                e.family.as_str(),
+                e.local,
+                e.remote,
+                e.state
+            ),
+            why: vec![
+                "Not a finding: not connected to itself, and not a listener the kernel could \
+                 hand out as a source port."
+                    .to_string(),
+                owner_line(&socket.owner),
+            ],
+            fixes: vec![],
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::ports::ReservedPorts;
+    use crate::core::snapshot::UnknownOwner;
+    use crate::core::socket::{Family, Finding, SocketEntry, TcpState, classify};
+
+    fn ns(reserved: &str) -> Namespace {
+        Namespace {
+            id: 1,
+            name: "host".into(),
+            is_own: true,
+            policy: PortPolicy {
+                reserved: ReservedPorts::parse(reserved).unwrap(),
+                ..PortPolicy::default()
+            },
+        }
+    }
+
+    fn socket(local: &str, remote: &str, state: TcpState, ns: &Namespace) -> Socket {
+        let entry = SocketEntry {
+            family: Family::Ipv4,
+            local: local.parse().unwrap(),
+            remote: remote.parse().unwrap(),
+            state,
+            inode: 7,
+            uid: 0,
+        };
+        let finding: Option<Finding> = classify(&entry, &ns.policy);
+        Socket {
+            entry,
+            finding,
+            owner: Owner::Unknown(UnknownOwner::NotPermitted),
+            user: "root".into(),
+            netns: 0,
+        }
+    }
+
+    #[test]
+    fn listener_advice_reserves_the_port_and_keeps_the_list() {
+        let n = ns("1,2-4");
+        let s = socket("0.0.0.0:44600", "0.0.0.0:0", TcpState::Listen, &n);
+        let a = advise(&s, &n);
+        let cmds: Vec<&String> = a.fixes.iter().flat_map(|f| &f.commands).collect();
+        assert!(
+            cmds.iter()
+                .any(|c| *c == "sysctl -w net.ipv4.ip_local_reserved_ports=1-4,44600"),
+            "{cmds:?}"
+        );
+        assert!(cmds.iter().any(|c| c.contains(SYSCTL_DROP_IN)));
+        assert!(a.why.iter().any(|w| w.contains("Risk high")));
+        assert!(a.why.iter().any(|w| w.contains("run as root")));
+    }
+
+    #[test]
+    fn medium_listener_explains_parity() {
+        let n = ns("");
+        let s = socket("0.0.0.0:44601", "0.0.0.0:0", TcpState::Listen, &n);
+        let a = advise(&s, &n);
+        assert!(
+            a.why
+                .iter()
+                .any(|w| w.contains("Risk medium") && w.contains("odd"))
+        );
+        assert_eq!(
+            a.fixes[1].commands[0],
+            "sysctl -w net.ipv4.ip_local_reserved_ports=44601"
+        );
+    }
+
+    #[test]
+    fn self_connect_advice_leads_with_the_guard() {
+        let n = ns("");
+        let s = socket(
+            "127.0.0.1:44600",
+            "127.0.0.1:44600",
+            TcpState::Established,
+            &n,
+        );
+        let a = advise(&s, &n);
+        assert!(a.what.contains("self-connected"));
+        assert!(a.fixes[0].title.starts_with("Guard the client"));
+        assert!(a.fixes.len() == 3);
+        // Outside the range: only an explicit bind does that; no sysctl helps.
+        let s = socket(
+            "127.0.0.1:5000",
+            "127.0.0.1:5000",
+            TcpState::Established,
+            &n,
+        );
+        let a = advise(&s, &n);
+        assert_eq!(a.fixes.len(), 1);
+        assert!(a.why.iter().any(|w| w.contains("bound its source port")));
+    }
+}

@@ -1,0 +1,176 @@
+//! The result of one scan: every socket with its finding, owner and
+//! namespace. Pure data, shared by the table, the JSON and the dashboard.
+
+use std::fmt;
+
+use chrono::{DateTime, Local};
+use serde::Serialize;
+
+use super::ports::PortPolicy;
+use super::socket::{Finding, SocketEntry};
+
+/// The process that holds a socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProcessInfo {
+    pub pid: i32,
+    /// The full program name (from the executable or argv[0]), not the
+    /// 15-character `comm`.
+    pub name: String,
+    /// The command line, arguments joined by spaces.
+    pub cmdline: String,
+    pub user: String,
+}
+
+/// Why a socket's owner could not be named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownOwner {
+    /// Inode 0: no process holds it (TIME_WAIT, or an orphan the kernel is closing).
+    KernelHeld,
+    /// Another user's process, and we are not root: its fds are hidden from us.
+    NotPermitted,
+    /// The holder exited between reading the table and reading its fds, or it
+    /// lives where we cannot see its `/proc` entry.
+    NotFound,
+    /// Owners were not looked up for this socket (not a finding, no `--all`).
+    NotResolved,
+}
+
+impl UnknownOwner {
+    pub fn reason(self) -> &'static str {
+        match self {
+            UnknownOwner::KernelHeld => "no process holds it (kernel-held, e.g. TIME_WAIT)",
+            UnknownOwner::NotPermitted => "another user's process: run as root to see it",
+            UnknownOwner::NotFound => "process gone, or not visible from here",
+            UnknownOwner::NotResolved => "not looked up",
+        }
+    }
+
+    /// A few characters for a table cell.
+    pub fn short(self) -> &'static str {
+        match self {
+            UnknownOwner::KernelHeld => "(kernel)",
+            UnknownOwner::NotPermitted => "(need root)",
+            UnknownOwner::NotFound => "(gone)",
+            UnknownOwner::NotResolved => "-",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    Process(ProcessInfo),
+    Unknown(UnknownOwner),
+}
+
+impl Owner {
+    pub fn process(&self) -> Option<&ProcessInfo> {
+        match self {
+            Owner::Process(p) => Some(p),
+            Owner::Unknown(_) => None,
+        }
+    }
+}
+
+/// A network namespace, with its own tables and its own port policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Namespace {
+    /// The namespace's inode number (as in `/proc/PID/ns/net`); 0 when unknown.
+    pub id: u64,
+    /// A name people recognise: `host`, an `ip netns` name, a container hint.
+    pub name: String,
+    /// The namespace this tool runs in.
+    pub is_own: bool,
+    pub policy: PortPolicy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Socket {
+    pub entry: SocketEntry,
+    pub finding: Option<Finding>,
+    pub owner: Owner,
+    /// The user the kernel lists for the socket (name, or the uid as text).
+    pub user: String,
+    /// Index into [`Snapshot::namespaces`].
+    pub netns: usize,
+}
+
+/// Something the scan could not read; the scan goes on without it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScanError {
+    /// What was being read, usually a path.
+    pub source: String,
+    pub message: String,
+}
+
+impl ScanError {
+    pub fn new(source: impl Into<String>, message: impl Into<String>) -> ScanError {
+        ScanError {
+            source: source.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ScanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.source, self.message)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub taken_at: DateTime<Local>,
+    /// How long the scan took, in microseconds.
+    pub scan_micros: u64,
+    /// Index 0 is always the tool's own namespace.
+    pub namespaces: Vec<Namespace>,
+    pub sockets: Vec<Socket>,
+    pub errors: Vec<ScanError>,
+    /// Set when the scan could not see everything (not root): why.
+    pub visibility_note: Option<String>,
+}
+
+impl Snapshot {
+    /// The tool's own namespace: its policy is the one the header shows.
+    pub fn own_namespace(&self) -> &Namespace {
+        &self.namespaces[0]
+    }
+
+    pub fn findings(&self) -> impl Iterator<Item = &Socket> {
+        self.sockets.iter().filter(|s| s.finding.is_some())
+    }
+
+    pub fn namespace_of(&self, socket: &Socket) -> &Namespace {
+        &self.namespaces[socket.netns]
+    }
+
+    pub fn counts(&self) -> Counts {
+        let mut c = Counts {
+            sockets: self.sockets.len(),
+            ..Counts::default()
+        };
+        for f in self.sockets.iter().filter_map(|s| s.finding) {
+            match (f.kind, f.risk) {
+                (super::socket::FindingKind::SelfConnect, _) => c.self_connects += 1,
+                (_, Some(super::ports::Risk::High)) => c.high_listeners += 1,
+                _ => c.medium_listeners += 1,
+            }
+        }
+        c
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub sockets: usize,
+    pub self_connects: usize,
+    pub high_listeners: usize,
+    pub medium_listeners: usize,
+}
+
+impl Counts {
+    pub fn findings(&self) -> usize {
+        self.self_connects + self.high_listeners + self.medium_listeners
+    }
+}

@@ -1,0 +1,287 @@
+//! Finds which process holds each socket, through the socket inodes in
+//! `/proc/PID/fd`.
+//!
+//! The fd walk is written against `std::fs` rather than procfs's `fd()`
+//! because that opens and stats every descriptor (four system calls each);
+//! a busy host has 100k of them, and one `readlink` each is enough.
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+use crate::core::snapshot::{ProcessInfo, UnknownOwner};
+
+/// Which sockets' owners to look up.
+#[derive(Debug, Clone)]
+pub enum Wanted {
+    /// Every socket's.
+    All,
+    /// Only these inodes; the walk stops once all are found.
+    Inodes(HashSet<u64>),
+}
+
+impl Wanted {
+    fn wants(&self, inode: u64) -> bool {
+        match self {
+            Wanted::All => true,
+            Wanted::Inodes(set) => set.contains(&inode),
+        }
+    }
+
+    fn count(&self) -> Option<usize> {
+        match self {
+            Wanted::All => None,
+            Wanted::Inodes(set) => Some(set.len()),
+        }
+    }
+}
+
+/// The owners found by one walk.
+#[derive(Debug, Default)]
+pub struct OwnerMap {
+    /// Socket inode -> index into `processes`.
+    by_inode: HashMap<u64, usize>,
+    processes: Vec<ProcessInfo>,
+    /// Some fd directories could not be read (another user's, without root).
+    pub denied: bool,
+    /// Processes whose `/proc` entry is this tool's own.
+    pub self_pid: i32,
+}
+
+impl OwnerMap {
+    pub fn get(&self, inode: u64) -> Option<&ProcessInfo> {
+        self.by_inode.get(&inode).map(|&i| &self.processes[i])
+    }
+
+    /// Why `inode`, held by user `uid`, has no owner in this map.
+    pub fn why_unknown(&self, inode: u64, uid: u32, my_uid: u32) -> UnknownOwner {
+        if inode == 0 {
+            UnknownOwner::KernelHeld
+        } else if self.denied && uid != my_uid {
+            UnknownOwner::NotPermitted
+        } else {
+            UnknownOwner::NotFound
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_inode.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_inode.is_empty()
+    }
+}
+
+/// Parses a `socket:[12345]` link target.
+fn socket_inode(target: &OsStr) -> Option<u64> {
+    let s = target.to_str()?;
+    s.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+}
+
+/// Walks `proc_root/[pid]/fd` and maps the wanted socket inodes to their
+/// processes. Processes that exit during the walk are skipped.
+pub fn find_owners(proc_root: &Path, wanted: &Wanted, users: &mut UserNames) -> OwnerMap {
+    let mut map = OwnerMap {
+        self_pid: std::process::id() as i32,
+        ..OwnerMap::default()
+    };
+    if wanted.count() == Some(0) {
+        return map;
+    }
+    let Ok(dir) = std::fs::read_dir(proc_root) else {
+        return map;
+    };
+    let mut remaining = wanted.count();
+    let mut fd_path = PathBuf::new();
+    'pids: for d in dir.flatten() {
+        let name = d.file_name();
+        let Some(pid) = name.to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let pid_dir = d.path();
+        let fds = match std::fs::read_dir(pid_dir.join("fd")) {
+            Ok(fds) => fds,
+            Err(e) => {
+                if e.kind() == std::io::ErrorKind::PermissionDenied {
+                    map.denied = true;
+                }
+                continue;
+            }
+        };
+        let mut proc_index = None;
+        for fd in fds.flatten() {
+            fd_path.clone_from(&pid_dir);
+            fd_path.push("fd");
+            fd_path.push(fd.file_name());
+            let Ok(target) = std::fs::read_link(&fd_path) else {
+                continue;
+            };
+            let Some(inode) = socket_inode(target.as_os_str()) else {
+                continue;
+            };
+            if !wanted.wants(inode) || map.by_inode.contains_key(&inode) {
+                continue;
+            }
+            let idx = *proc_index.get_or_insert_with(|| {
+                map.processes.push(process_info(&pid_dir, pid, users));
+                map.processes.len() - 1
+            });
+            map.by_inode.insert(inode, idx);
+            if let Some(n) = remaining.as_mut() {
+                *n -= 1;
+                if *n == 0 {
+                    break 'pids;
+                }
+            }
+        }
+    }
+    map
+}
+
+/// Name, command line and user of a process. Read only for processes that
+/// hold a wanted socket, so a few per scan.
+fn process_info(pid_dir: &Path, pid: i32, users: &mut UserNames) -> ProcessInfo {
+    let cmdline: Vec<String> = std::fs::read(pid_dir.join("cmdline"))
+        .map(|b| {
+            b.split(|&c| c == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let comm = std::fs::read_to_string(pid_dir.join("comm"))
+        .map(|s| s.trim_end().to_string())
+        .unwrap_or_default();
+    let name = program_name(
+        std::fs::read_link(pid_dir.join("exe")).ok().as_deref(),
+        cmdline.first().map(String::as_str),
+        &comm,
+    );
+    let uid = std::fs::read_to_string(pid_dir.join("status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|rest| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+        });
+    ProcessInfo {
+        pid,
+        name,
+        cmdline: if cmdline.is_empty() {
+            format!("[{comm}]")
+        } else {
+            cmdline.join(" ")
+        },
+        user: uid.map(|u| users.name(u)).unwrap_or_else(|| "?".into()),
+    }
+}
+
+/// The full program name: `comm` is cut at 15 characters, so prefer the
+/// executable's file name, then argv[0]'s, and use `comm` only when it is
+/// all there is (kernel threads, exe unreadable).
+pub fn program_name(exe: Option<&Path>, argv0: Option<&str>, comm: &str) -> String {
+    let from_exe = exe
+        .and_then(|p| p.file_name())
+        .and_then(OsStr::to_str)
+        .map(|s| s.trim_end_matches(" (deleted)").to_string());
+    let from_argv0 = argv0
+        .and_then(|a| a.split_whitespace().next())
+        .and_then(|a| Path::new(a).file_name())
+        .and_then(OsStr::to_str)
+        .map(str::to_string);
+    // An interpreter's exe (python3.11) says less than argv[0] when argv[0]
+    // starts like comm (which the kernel takes from the script or program).
+    match (from_exe, from_argv0) {
+        (Some(exe), Some(a0))
+            if !comm.is_empty() && a0.starts_with(comm) && !exe.starts_with(comm) =>
+        {
+            a0
+        }
+        (Some(exe), _) => exe,
+        (None, Some(a0)) => a0,
+        (None, None) => comm.to_string(),
+    }
+}
+
+/// Caches uid -> user name lookups (`/etc/passwd` through NSS).
+#[derive(Debug, Default)]
+pub struct UserNames {
+    cache: HashMap<u32, String>,
+}
+
+impl UserNames {
+    pub fn name(&mut self, uid: u32) -> String {
+        self.cache
+            .entry(uid)
+            .or_insert_with(|| {
+                nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+                    .ok()
+                    .flatten()
+                    .map(|u| u.name)
+                    .unwrap_or_else(|| uid.to_string())
+            })
+            .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_socket_links() {
+        assert_eq!(socket_inode(OsStr::new("socket:[12345]")), Some(12345));
+        assert_eq!(socket_inode(OsStr::new("pipe:[12345]")), None);
+        assert_eq!(socket_inode(OsStr::new("/dev/null")), None);
+        assert_eq!(socket_inode(OsStr::new("socket:[x]")), None);
+    }
+
+    #[test]
+    fn program_name_prefers_the_uncut_name() {
+        let exe = Path::new("/usr/lib/postgresql/16/bin/postgres");
+        assert_eq!(
+            program_name(Some(exe), Some("postgres: checkpointer"), "postgres"),
+            "postgres"
+        );
+        let exe = Path::new("/work/target/debug/deps/selfconn_tui_integration-0123abcd");
+        assert_eq!(
+            program_name(Some(exe), None, "selfconn_tui_in"),
+            "selfconn_tui_integration-0123abcd"
+        );
+        let py = Path::new("/usr/bin/python3.11");
+        assert_eq!(
+            program_name(
+                Some(py),
+                Some("/opt/app/very-long-server-name"),
+                "very-long-serve"
+            ),
+            "very-long-server-name"
+        );
+        assert_eq!(program_name(None, None, "kworker/0:1"), "kworker/0:1");
+        assert_eq!(
+            program_name(Some(Path::new("/tmp/a (deleted)")), None, "a"),
+            "a"
+        );
+    }
+
+    #[test]
+    fn finds_the_owner_of_a_real_socket_in_this_process() {
+        use std::os::unix::fs::MetadataExt;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&listener);
+        let inode = std::fs::metadata(format!("/proc/self/fd/{fd}"))
+            .unwrap()
+            .ino();
+        let mut users = UserNames::default();
+        let map = find_owners(
+            Path::new("/proc"),
+            &Wanted::Inodes([inode].into()),
+            &mut users,
+        );
+        let p = map.get(inode).expect("owner found");
+        assert_eq!(p.pid, std::process::id() as i32);
+        assert!(!p.cmdline.is_empty());
+        assert!(map.get(inode + 1_000_000_000).is_none());
+    }
+}
