@@ -1,0 +1,131 @@
+//! Helpers shared by the integration tests: the binary, real sockets on
+//! loopback, and private network namespaces.
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Command, Output};
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+/// The binary under test.
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_selfconn-tui"))
+}
+
+pub fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("the binary runs")
+}
+
+pub fn json_of(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is one JSON object ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// The ephemeral range of the calling thread's namespace.
+pub fn port_range() -> (u16, u16) {
+    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap();
+    let mut it = text.split_whitespace().map(|p| p.parse::<u16>().unwrap());
+    (it.next().unwrap(), it.next().unwrap())
+}
+
+/// A listener on `ip` at a port inside the range with the given parity
+/// relative to the range's low end (true: the parity `connect()` uses).
+/// Tries a bounded number of ports from a pseudo-random start.
+pub fn listener_in_range(ip: &str, connect_parity: bool) -> TcpListener {
+    let (low, high) = port_range();
+    let span = u32::from(high - low) + 1;
+    let seed = std::process::id() * 7919
+        + std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+    for i in 0..2000u32 {
+        let mut port = u32::from(low) + (seed.wrapping_add(i * 2)) % span;
+        if ((port - u32::from(low)) % 2 == 0) != connect_parity {
+            port = if port < u32::from(high) {
+                port + 1
+            } else {
+                port - 1
+            };
+        }
+        if let Ok(l) = TcpListener::bind(format!("{ip}:{port}")) {
+            return l;
+        }
+    }
+    panic!("no free port with the wanted parity in {low}-{high} after 2000 tries");
+}
+
+/// A socket connected to itself in one step: bind the source port to the
+/// destination port, then connect (TCP simultaneous open).
+pub fn self_connect(addr: SocketAddr) -> Socket {
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).unwrap();
+    s.set_reuse_address(true).unwrap();
+    s.bind(&SockAddr::from(addr)).unwrap();
+    s.connect(&SockAddr::from(addr)).unwrap();
+    assert_eq!(
+        s.local_addr().unwrap().as_socket(),
+        s.peer_addr().unwrap().as_socket()
+    );
+    s
+}
+
+/// A free port on `ip` inside the range (learned by binding port 0, which
+/// the kernel takes from the range, then releasing it).
+pub fn free_port(ip: &str) -> u16 {
+    TcpListener::bind(format!("{ip}:0"))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+thread_local! {
+    /// Set on a thread that has verifiably left the host's namespace.
+    static IN_PRIVATE_NETNS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` on a thread that has its own, new network namespace (with
+/// loopback up), so that it may set the namespace's sysctls without
+/// touching the host's. Child processes it spawns inherit the namespace.
+/// Returns `None`, after saying so, when not root.
+pub fn in_private_netns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    if !is_root() {
+        println!("skipped: a private network namespace (unshare -n) needs root");
+        return None;
+    }
+    let host_ns = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
+    let t = std::thread::spawn(move || {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
+        let ns = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
+        // Never write a sysctl unless this thread really left the host's namespace.
+        assert_ne!(ns, host_ns, "still in the host's network namespace");
+        IN_PRIVATE_NETNS.set(true);
+        let up = Command::new("ip")
+            .args(["link", "set", "lo", "up"])
+            .status()
+            .expect("ip runs");
+        assert!(up.success(), "ip link set lo up");
+        f()
+    });
+    Some(t.join().expect("the namespace thread finished"))
+}
+
+/// Writes a sysctl of the calling thread's network namespace. Only for use
+/// inside [`in_private_netns`].
+pub fn set_netns_sysctl(name: &str, value: &str) {
+    let path = format!("/proc/sys/net/ipv4/{name}");
+    assert!(
+        IN_PRIVATE_NETNS.get(),
+        "refusing to write {path} outside a private namespace"
+    );
+    std::fs::write(&path, value).unwrap_or_else(|e| panic!("write {path}: {e}"));
+}
