@@ -40,8 +40,11 @@ pub fn run(args: ScanArgs) -> ExitCode {
     };
     let mut stdout = std::io::stdout().lock();
     let written = if args.json {
-        let doc = scan_json::to_json(&snapshot, args.all);
-        writeln!(stdout, "{doc}")
+        let mut out = std::io::BufWriter::new(&mut stdout);
+        scan_json::write_json(&snapshot, args.all, &mut out)
+            .map_err(std::io::Error::from)
+            .and_then(|_| writeln!(out))
+            .and_then(|_| out.flush())
     } else {
         let colour = crate::cli::colour_wanted(std::io::stdout().is_terminal());
         for e in &snapshot.errors {

@@ -2,6 +2,7 @@
 //! namespace. Pure data, shared by the table, the JSON and the dashboard.
 
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, Local};
 use serde::Serialize;
@@ -59,7 +60,8 @@ impl UnknownOwner {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Owner {
-    Process(ProcessInfo),
+    /// Shared: one process often holds many sockets.
+    Process(Arc<ProcessInfo>),
     Unknown(UnknownOwner),
 }
 
@@ -90,7 +92,7 @@ pub struct Socket {
     pub finding: Option<Finding>,
     pub owner: Owner,
     /// The user the kernel lists for the socket (name, or the uid as text).
-    pub user: String,
+    pub user: Arc<str>,
     /// Index into [`Snapshot::namespaces`].
     pub netns: usize,
 }

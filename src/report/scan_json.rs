@@ -83,8 +83,14 @@ pub struct ScanJson<'a> {
     pub sockets: Option<Vec<SocketJson<'a>>>,
 }
 
-/// The JSON document for a snapshot; `all` adds every socket.
-pub fn to_json(snapshot: &Snapshot, all: bool) -> serde_json::Value {
+/// Writes the JSON document for a snapshot, streamed rather than built as
+/// a `serde_json::Value` (100k sockets would cost hundreds of MiB);
+/// `all` adds every socket.
+pub fn write_json(
+    snapshot: &Snapshot,
+    all: bool,
+    out: impl std::io::Write,
+) -> serde_json::Result<()> {
     let own = snapshot.own_namespace();
     let doc = ScanJson {
         taken_at: snapshot.taken_at.to_rfc3339(),
@@ -109,7 +115,7 @@ pub fn to_json(snapshot: &Snapshot, all: bool) -> serde_json::Value {
                 .collect()
         }),
     };
-    serde_json::to_value(doc).expect("scan JSON is always serialisable")
+    serde_json::to_writer(out, &doc)
 }
 
 /// Findings, most urgent first, then by port.

@@ -53,7 +53,7 @@ fn cells(s: &Socket) -> [String; 9] {
         s.entry.state.as_str().to_string(),
         pid,
         process,
-        s.user.clone(),
+        s.user.to_string(),
     ]
 }
 

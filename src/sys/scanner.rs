@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Local;
@@ -92,7 +93,7 @@ impl Scanner {
                 Socket {
                     finding,
                     owner: Owner::Unknown(UnknownOwner::NotResolved),
-                    user: String::new(),
+                    user: Arc::from(""),
                     netns: 0,
                     entry,
                 }
