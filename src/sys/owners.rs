@@ -95,7 +95,7 @@ pub fn find_owners(proc_root: &Path, wanted: &Wanted, users: &mut UserNames) -> 
         let pid_dir = d.path();
         let fd_dir = match openat(
             CWD,
-            &pid_dir.join("fd"),
+            pid_dir.join("fd"),
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         ) {
