@@ -1,0 +1,520 @@
+//! `cargo bench`: selfconn-tui against `ss`, `netstat` and the raw tables,
+//! on a realistic load built in a private network namespace.
+//!
+//! Needs root (for `unshare -n`); without it, it says so and exits. Every
+//! process it starts is ended when it finishes (holders exit when their
+//! stdin closes), and the namespace vanishes with the last of them.
+//!
+//! Environment knobs: `BENCH_SIZES` (connections, default `1000,10000,50000`),
+//! `BENCH_REPS` (default 5), `BENCH_DASH_SECS` (CPU window, default 60),
+//! `BENCH_REPRO_SECS` (default 3).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_selfconn-tui");
+/// Connections one holder process keeps (two descriptors each).
+const PER_HOLDER: usize = 4000;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--hold") {
+        hold(args[i + 1].parse().unwrap(), args[i + 2].parse().unwrap());
+        return;
+    }
+    // `cargo bench` passes `--bench`; a filter argument we ignore.
+    if !nix::unistd::geteuid().is_root() {
+        println!(
+            "skipped: the benchmark builds its load in a private network namespace (unshare -n), which needs root"
+        );
+        return;
+    }
+    let started = Instant::now();
+    enter_private_namespace();
+    let reps = env_num("BENCH_REPS", 5);
+    let sizes: Vec<usize> = std::env::var("BENCH_SIZES")
+        .unwrap_or_else(|_| "1000,10000,50000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let dash_secs = env_num("BENCH_DASH_SECS", 60) as u64;
+    let repro_secs = env_num("BENCH_REPRO_SECS", 3) as u64;
+
+    println!("# selfconn-tui benchmark");
+    println!();
+    println!(
+        "- machine: {} cores, {}",
+        cores(),
+        first_line("/proc/cpuinfo", "model name")
+    );
+    println!(
+        "- kernel: {}",
+        std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .unwrap_or_default()
+            .trim()
+    );
+    println!("- date: {}", chrono::Local::now().format("%Y-%m-%d %H:%M"));
+    println!("- repetitions: {reps} (median), binaries: release");
+    println!();
+
+    let mut load = Load::default();
+    let extras = extra_listeners();
+    for &n in &sizes {
+        load.grow_to(n);
+        let sockets = count_rows("/proc/net/tcp") + count_rows("/proc/net/tcp6");
+        println!(
+            "## {n} established connections ({sockets} sockets, {} listeners in and out of the range)",
+            extras.len()
+        );
+        println!();
+        println!("| command | median wall | peak RSS | vs reading the files | vs `ss -tanp` |");
+        println!("|---|---|---|---|---|");
+        let floor = measure(reps, "cat", &["/proc/net/tcp", "/proc/net/tcp6"]);
+        let ssp = measure(reps, "ss", &["-tanp"]);
+        let rows = [
+            ("`cat /proc/net/tcp /proc/net/tcp6` (the floor)", floor),
+            (
+                "`selfconn-tui scan --json` (owners of findings)",
+                measure(reps, BIN, &["scan", "--json"]),
+            ),
+            (
+                "`selfconn-tui scan --json --all` (every owner)",
+                measure(reps, BIN, &["scan", "--json", "--all"]),
+            ),
+            ("`ss -tan`", measure(reps, "ss", &["-tan"])),
+            ("`ss -tanp`", ssp),
+            (
+                "`netstat -tanp`",
+                measure(reps.min(3), "netstat", &["-tanp"]),
+            ),
+        ];
+        for (name, m) in rows {
+            println!(
+                "| {name} | {:.3} s | {:.1} MiB | {:.2}x | {:.2}x |",
+                m.wall.as_secs_f64(),
+                m.max_rss_kib as f64 / 1024.0,
+                m.wall.as_secs_f64() / floor.wall.as_secs_f64(),
+                m.wall.as_secs_f64() / ssp.wall.as_secs_f64(),
+            );
+        }
+        println!();
+        if n == sizes[0] {
+            dashboard_cpu(dash_secs);
+        }
+        if n == *sizes.last().unwrap() {
+            dashboard_keys(reps.max(10));
+        }
+    }
+    repro_vs_c(repro_secs);
+    drop(extras);
+    drop(load);
+    println!("(benchmark took {:.0} s)", started.elapsed().as_secs_f64());
+}
+
+fn env_num(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn first_line(path: &str, key: &str) -> String {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split(':').nth(1))
+        .unwrap_or("unknown CPU")
+        .trim()
+        .to_string()
+}
+
+fn count_rows(path: &str) -> usize {
+    std::fs::read_to_string(path).map_or(0, |s| s.lines().count().saturating_sub(1))
+}
+
+/// Moves this (still single-threaded) process into a new network
+/// namespace with loopback up and a wide port range, so that 50k
+/// connections fit and nothing touches the host's sysctls.
+fn enter_private_namespace() {
+    let host = std::fs::read_link("/proc/self/ns/net").unwrap();
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
+    assert_ne!(std::fs::read_link("/proc/self/ns/net").unwrap(), host);
+    let ok = Command::new("ip")
+        .args(["link", "set", "lo", "up"])
+        .status()
+        .expect("ip runs");
+    assert!(ok.success());
+    std::fs::write("/proc/sys/net/ipv4/ip_local_port_range", "1024 65535").unwrap();
+    // The holders' listening ports: reserved, or a client could take one as
+    // its source port before its holder binds it (the very problem measured).
+    std::fs::write("/proc/sys/net/ipv4/ip_local_reserved_ports", "20000-20099").unwrap();
+    raise_fd_limit();
+}
+
+fn raise_fd_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+}
+
+/// A holder: keeps `n` loopback connections to its own listener on `port`
+/// until its stdin closes.
+fn hold(n: usize, port: u16) {
+    raise_fd_limit();
+    let l = TcpListener::bind(("127.0.0.1", port)).expect("holder listener");
+    let mut keep = Vec::with_capacity(2 * n);
+    for _ in 0..n {
+        let c = TcpStream::connect(("127.0.0.1", port)).expect("holder connect");
+        let (a, _) = l.accept().expect("holder accept");
+        keep.push(c);
+        keep.push(a);
+    }
+    println!("ready");
+    std::io::stdout().flush().unwrap();
+    let mut sink = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut sink);
+}
+
+/// Holder processes; dropping it ends them.
+#[derive(Default)]
+struct Load {
+    holders: Vec<Child>,
+    connections: usize,
+}
+
+impl Load {
+    fn grow_to(&mut self, n: usize) {
+        let exe = std::env::current_exe().unwrap();
+        let mut pending = Vec::new();
+        while self.connections < n {
+            let k = PER_HOLDER.min(n - self.connections);
+            let port = 20000 + self.holders.len() as u16;
+            let mut child = Command::new(&exe)
+                .args(["--hold", &k.to_string(), &port.to_string()])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("holder starts");
+            pending.push(BufReader::new(child.stdout.take().unwrap()));
+            self.holders.push(child);
+            self.connections += k;
+        }
+        for mut out in pending {
+            let mut line = String::new();
+            out.read_line(&mut line).unwrap();
+            assert_eq!(line.trim(), "ready", "a holder failed");
+        }
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        for c in &mut self.holders {
+            drop(c.stdin.take());
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Listeners the scanner must classify: even and odd ports inside the
+/// range, and ports outside it.
+fn extra_listeners() -> Vec<TcpListener> {
+    [40000, 40001, 50000, 50001, 22, 80, 443, 8080]
+        .iter()
+        .filter_map(|p| TcpListener::bind(("0.0.0.0", *p)).ok())
+        .collect()
+}
+
+#[derive(Clone, Copy)]
+struct Measured {
+    wall: Duration,
+    max_rss_kib: i64,
+}
+
+/// Runs a command `reps` times (output discarded); the median wall time
+/// and the largest peak RSS.
+fn measure(reps: usize, prog: &str, args: &[&str]) -> Measured {
+    let mut walls = Vec::new();
+    let mut rss = 0;
+    for _ in 0..reps {
+        let t = Instant::now();
+        let child = Command::new(prog)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{prog}: {e}"));
+        let (wall, usage) = wait_with_rusage(child, t);
+        walls.push(wall);
+        rss = rss.max(usage.ru_maxrss);
+    }
+    walls.sort();
+    Measured {
+        wall: walls[walls.len() / 2],
+        max_rss_kib: rss,
+    }
+}
+
+fn wait_with_rusage(child: Child, started: Instant) -> (Duration, libc::rusage) {
+    let mut status = 0;
+    // SAFETY: rusage is plain data; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid, "wait4");
+    (started.elapsed(), usage)
+}
+
+/// The dashboard in a pseudo-terminal.
+struct Dashboard {
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+    writer: Box<dyn Write + Send>,
+    output: mpsc::Receiver<usize>,
+    _pair: portable_pty::PtyPair,
+}
+
+impl Dashboard {
+    fn start(interval: &str) -> Dashboard {
+        use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows: 40,
+                cols: 120,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
+        let mut cmd = CommandBuilder::new(BIN);
+        cmd.args(["--interval", interval]);
+        cmd.env("TERM", "xterm-256color");
+        let child = pair.slave.spawn_command(cmd).expect("dashboard starts");
+        let mut reader = pair.master.try_clone_reader().unwrap();
+        let writer = pair.master.take_writer().unwrap();
+        let (tx, output) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 65536];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 || tx.send(n).is_err() {
+                    break;
+                }
+            }
+        });
+        Dashboard {
+            child,
+            writer,
+            output,
+            _pair: pair,
+        }
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.process_id().unwrap() as i32
+    }
+
+    /// Waits until the output has been quiet for `quiet`, at most `limit`.
+    fn settle(&self, quiet: Duration, limit: Duration) {
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            if self.output.recv_timeout(quiet).is_err() {
+                return;
+            }
+        }
+    }
+
+    fn cpu_ticks(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap();
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = after.split_whitespace().collect();
+        f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+    }
+
+    fn peak_rss_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Dashboard {
+    fn drop(&mut self) {
+        let _ = self.writer.write_all(b"q");
+        let _ = self.writer.flush();
+        let end = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < end {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn dashboard_cpu(secs: u64) {
+    let d = Dashboard::start("1s");
+    d.settle(Duration::from_millis(1500), Duration::from_secs(10));
+    let ticks_per_sec = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100) as f64;
+    let t0 = d.cpu_ticks();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(secs) {
+        let _ = d.output.recv_timeout(Duration::from_millis(200));
+    }
+    let used = (d.cpu_ticks() - t0) as f64 / ticks_per_sec;
+    println!(
+        "Dashboard at 1 s interval over {secs} s: {:.2}% of one core; peak RSS {:.1} MiB",
+        100.0 * used / start.elapsed().as_secs_f64(),
+        d.peak_rss_kib() as f64 / 1024.0
+    );
+    println!();
+}
+
+fn dashboard_keys(presses: usize) {
+    let mut d = Dashboard::start("1s");
+    d.settle(Duration::from_millis(1500), Duration::from_secs(20));
+    let mut lat = Vec::new();
+    for i in 0..presses {
+        // Let a refresh land first, so a press is not timed against a scan's redraw.
+        d.settle(Duration::from_millis(150), Duration::from_secs(3));
+        let key: &[u8] = if i % 2 == 0 { b"j" } else { b"k" };
+        let t = Instant::now();
+        d.writer.write_all(key).unwrap();
+        d.writer.flush().unwrap();
+        if d.output.recv_timeout(Duration::from_secs(2)).is_ok() {
+            lat.push(t.elapsed());
+        }
+    }
+    lat.sort();
+    let median = lat.get(lat.len() / 2).copied().unwrap_or_default();
+    let worst = lat.last().copied().unwrap_or_default();
+    println!(
+        "Dashboard, key press to next frame: median {:.1} ms, worst {:.1} ms over {} presses ({} answered); peak RSS {:.1} MiB",
+        median.as_secs_f64() * 1000.0,
+        worst.as_secs_f64() * 1000.0,
+        presses,
+        lat.len(),
+        d.peak_rss_kib() as f64 / 1024.0
+    );
+    println!();
+}
+
+const C_LOOP: &str = r#"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+/* The minimal reuse loop: one socket, connect() again and again. */
+int main(int argc, char **argv) {
+    int port = atoi(argv[1]); double secs = atof(argv[2]);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET; a.sin_port = htons(port); a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct timespec t0, t; clock_gettime(CLOCK_MONOTONIC, &t0);
+    long n = 0;
+    for (;;) {
+        if (connect(s, (struct sockaddr *)&a, sizeof a) == 0) break;
+        n++;
+        if ((n & 1023) == 0) {
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            if ((t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9 >= secs) break;
+        }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    double el = (t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9;
+    printf("%ld %f\n", n, n / el);
+    return 0;
+}
+"#;
+
+fn repro_vs_c(secs: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("loop.c");
+    let exe = dir.path().join("loop");
+    std::fs::write(&src, C_LOOP).unwrap();
+    let cc = Command::new("cc")
+        .args(["-O2", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .status();
+    if !cc.is_ok_and(|s| s.success()) {
+        println!("Repro: skipped, no C compiler (cc) to build the reference loop");
+        return;
+    }
+    // An odd port in the range (its low end, 1024, is even) that nothing
+    // listens on: a plain connect() loop never lands on it,
+    // so both loops run the whole time.
+    let port = "40003";
+    let mut c_rates = Vec::new();
+    let mut our_rates = Vec::new();
+    for _ in 0..3 {
+        let out = Command::new(&exe)
+            .args([port, &secs.to_string()])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        if let Some(r) = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|r| r.parse::<f64>().ok())
+        {
+            c_rates.push(r);
+        }
+        let out = Command::new(BIN)
+            .args([
+                "repro",
+                "--mode",
+                "reuse",
+                "--port",
+                port,
+                "--max-time",
+                &secs.to_string(),
+                "--json",
+            ])
+            .output()
+            .unwrap();
+        match serde_json::from_slice::<serde_json::Value>(&out.stdout) {
+            Ok(v) => {
+                if let Some(r) = v["attempts_per_sec"].as_f64() {
+                    our_rates.push(r);
+                }
+            }
+            Err(_) => println!(
+                "Repro: could not read `repro --json` output: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        }
+    }
+    let med = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    };
+    let (c, ours) = (med(&mut c_rates), med(&mut our_rates));
+    println!("## Repro engine, `reuse` mode, {secs} s runs, median of 3");
+    println!();
+    println!("| loop | attempts/s | ratio |");
+    println!("|---|---|---|");
+    println!("| minimal C `connect()` loop | {c:.0} | 1.00x |");
+    println!(
+        "| `selfconn-tui repro --mode reuse` | {ours:.0} | {:.2}x |",
+        if c > 0.0 { ours / c } else { 0.0 }
+    );
+    println!();
+}
