@@ -215,7 +215,8 @@ fn watch(handle: ReproHandle, config: &Config, live: bool) -> Outcome {
     const TICK: Duration = Duration::from_millis(100);
     // The rate shown is over the last half second.
     let mut samples: VecDeque<crate::repro::Snapshot> = VecDeque::with_capacity(6);
-    let mut next_draw = Instant::now();
+    // The first line after one tick: a run that ends at once draws none.
+    let mut next_draw = Instant::now() + TICK;
     let mut drawn = false;
     while !handle.is_finished() {
         let now = Instant::now();
@@ -244,7 +245,11 @@ fn watch(handle: ReproHandle, config: &Config, live: bool) -> Outcome {
 
 /// Cuts a line to the terminal's width, so that `\r` can redraw it.
 fn fit_to_terminal(line: &str) -> &str {
-    let width = crossterm::terminal::size().map_or(80, |(w, _)| usize::from(w.max(2)));
+    // A terminal that reports no size (0 columns) gets 80.
+    let width = match crossterm::terminal::size() {
+        Ok((w, _)) if w > 0 => usize::from(w.max(2)),
+        _ => 80,
+    };
     match line.char_indices().nth(width - 1) {
         Some((i, _)) => &line[..i],
         None => line,
