@@ -213,20 +213,25 @@ fn bind_first_takes_odd_ports_and_reaches_an_odd_target() {
 #[test]
 fn guarded_never_ends_connected_to_itself() {
     in_private_netns("guarded", || {
-        let limit = Duration::from_millis(1500);
-        let outcome = run_once(&config(44600, Mode::Guarded, limit));
+        // Until the guard has caught one (or 15 s), then stop.
+        let handle =
+            ReproHandle::spawn(config(44600, Mode::Guarded, Duration::from_secs(15))).unwrap();
+        while !handle.is_finished() && handle.snapshot().caught == 0 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // One more moment: the guard keeps going after a catch.
+        std::thread::sleep(Duration::from_millis(50));
+        let outcome = handle.stop_and_join();
         assert!(!outcome.is_self_connected());
         assert!(outcome.connection().is_none());
         assert!(
-            matches!(outcome.end, End::TimeLimit | End::AttemptLimit),
+            matches!(outcome.end, End::Stopped | End::TimeLimit),
             "{:?}",
             outcome.end
         );
         let s = outcome.stats;
-        assert!(
-            s.caught >= 1,
-            "the guard caught nothing in {limit:?}: {s:?}"
-        );
+        assert!(s.caught >= 1, "the guard caught nothing: {s:?}");
+        assert_eq!(s.refused + s.caught, s.attempts, "{s:?}");
         println!("guarded: caught {} in {} attempts", s.caught, s.attempts);
     });
 }
@@ -426,4 +431,117 @@ fn a_listener_answers_instead_of_a_self_connect() {
         outcome.end
     );
     drop(listener);
+}
+
+#[test]
+fn dropped_syns_do_not_hold_up_the_time_limit_or_a_stop() {
+    in_private_netns("dropped_syns", || {
+        use socket2::{Domain, SockAddr, Socket, Type};
+        // A listener whose accept queue is full drops further SYNs: each
+        // connect() blocks until the engine's connect timeout.
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 44700));
+        let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        listener.bind(&SockAddr::from(addr)).unwrap();
+        listener.listen(0).unwrap();
+        let fillers: Vec<Socket> = (0..3)
+            .map(|_| {
+                let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+                s.set_nonblocking(true).unwrap();
+                let _ = s.connect(&SockAddr::from(addr));
+                s
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(50));
+
+        let limit = Duration::from_millis(600);
+        let t0 = Instant::now();
+        let outcome = run_once(&config(44700, Mode::Fresh, limit));
+        let took = t0.elapsed();
+        assert_eq!(outcome.end, End::TimeLimit, "{:?}", outcome.stats);
+        assert!(took < limit + Duration::from_millis(100), "{took:?}");
+        let s = outcome.stats;
+        assert!(s.attempts >= 2, "{s:?}");
+        assert_eq!(
+            s.errors.nonzero().collect::<Vec<_>>(),
+            vec![("EINPROGRESS", s.attempts)]
+        );
+
+        let handle =
+            ReproHandle::spawn(config(44700, Mode::Reuse, Duration::from_secs(20))).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let t0 = Instant::now();
+        let outcome = handle.stop_and_join();
+        assert_eq!(outcome.end, End::Stopped);
+        let connect_timeout = Config::DEFAULT_CONNECT_TIMEOUT;
+        assert!(
+            t0.elapsed() < connect_timeout + Duration::from_millis(100),
+            "{:?}",
+            t0.elapsed()
+        );
+        drop(fillers);
+    });
+}
+
+/// `SO_NETNS_COOKIE` (Linux 5.14+): identifies a socket's network namespace.
+const SO_NETNS_COOKIE: libc::c_int = 71;
+
+fn netns_cookie(fd: libc::c_int) -> Option<u64> {
+    let mut cookie: u64 = 0;
+    let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `cookie`.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            SO_NETNS_COOKIE,
+            (&mut cookie as *mut u64).cast(),
+            &mut len,
+        )
+    };
+    (r == 0).then_some(cookie)
+}
+
+/// How many of this process's open sockets live in the namespace `cookie`.
+fn open_sockets_in(cookie: u64) -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<libc::c_int>().ok())
+        .filter(|&fd| netns_cookie(fd) == Some(cookie))
+        .count()
+}
+
+#[test]
+fn every_socket_is_closed_except_the_self_connected_one() {
+    in_private_netns("sockets_closed", || {
+        use std::os::fd::AsRawFd;
+        let probe = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let Some(cookie) = netns_cookie(probe.as_raw_fd()) else {
+            println!("sockets_closed: skipped: no SO_NETNS_COOKIE (Linux < 5.14)");
+            return;
+        };
+        assert_eq!(open_sockets_in(cookie), 1, "only the probe");
+        // Ports of the parity the mode does not pick: no self-connect.
+        for (mode, port) in [
+            (Mode::Fresh, 44611),
+            (Mode::Reuse, 44611),
+            (Mode::BindFirst, 44610),
+            (Mode::Guarded, 44611),
+        ] {
+            let outcome = run_once(&Config {
+                max_attempts: 2000,
+                ..config(port, mode, Duration::from_secs(5))
+            });
+            assert!(!outcome.is_self_connected(), "{mode}");
+            assert_eq!(open_sockets_in(cookie), 1, "{mode} left sockets open");
+        }
+        let outcome = run_once(&config(44612, Mode::Reuse, Duration::from_secs(20)));
+        assert!(outcome.is_self_connected());
+        assert_eq!(
+            open_sockets_in(cookie),
+            2,
+            "the probe and the self-connected socket"
+        );
+        drop(outcome);
+        assert_eq!(open_sockets_in(cookie), 1);
+    });
 }

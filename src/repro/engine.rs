@@ -285,6 +285,8 @@ struct Engine<'a> {
     target_port: u16,
     /// The one socket of `reuse` mode, between attempts.
     reused: Option<Socket>,
+    /// When the time limit ends the run.
+    deadline: Instant,
     tally: Tally,
 }
 
@@ -299,12 +301,14 @@ impl<'a> Engine<'a> {
             any_port: SockAddr::from(SocketAddr::new(addr.ip(), 0)),
             target_port: addr.port(),
             reused: None,
+            deadline: Instant::now() + config.max_time,
             tally: Tally::default(),
         }
     }
 
     fn main_loop(&mut self, start: Instant, stop: &AtomicBool) -> (End, Option<SelfConnection>) {
-        let deadline = start + self.config.max_time;
+        self.deadline = start + self.config.max_time;
+        let deadline = self.deadline;
         let mut pacer = Pacer::new(self.config.rate, start);
         loop {
             if stop.load(Ordering::Relaxed) {
@@ -435,7 +439,14 @@ impl<'a> Engine<'a> {
         }
         let s = Socket::new(self.domain, Type::STREAM, Some(Protocol::TCP))
             .map_err(|e| fail("socket()", &e))?;
-        s.set_write_timeout(Some(self.config.connect_timeout))
+        // Not past the time limit (a reused socket keeps its first value).
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        let timeout = self
+            .config
+            .connect_timeout
+            .min(left)
+            .max(Duration::from_millis(1));
+        s.set_write_timeout(Some(timeout))
             .map_err(|e| fail("setsockopt(SO_SNDTIMEO)", &e))?;
         match self.config.mode {
             Mode::Fresh | Mode::Guarded => {}

@@ -156,7 +156,20 @@ pub fn explain_end(
             ));
         }
         End::AttemptLimit | End::TimeLimit | End::Stopped => {
-            if mode == Mode::Guarded && stats.caught > 0 {
+            let errors = stats.errors.total();
+            let dominant = stats.errors.nonzero().max_by_key(|&(_, n)| n);
+            if let Some((name, _)) = dominant.filter(|_| errors * 2 > stats.attempts) {
+                let why = match name {
+                    "EADDRNOTAVAIL" => {
+                        " (no free source port: too many sockets in TIME_WAIT, or a tiny range?)"
+                    }
+                    "EINPROGRESS" => {
+                        " (no answer in time: the SYNs were dropped, by a firewall or by a listener whose accept queue is full)"
+                    }
+                    _ => "",
+                };
+                lines.push(format!("Most attempts failed with {name}{why}."));
+            } else if mode == Mode::Guarded && stats.caught > 0 {
                 lines.push(format!(
                     "The guard caught {} self-connection{} and closed {}: that is the fix working (Go's dialer does the same).",
                     stats.caught,
@@ -180,19 +193,6 @@ pub fn explain_end(
                 lines.push(format!(
                     "The kernel did not hand out {port} yet{pass}. Raise --max-time or --max-attempts."
                 ));
-            }
-            let errors = stats.errors.total();
-            if errors > 0 && errors * 2 > stats.attempts {
-                if let Some((name, _)) = stats.errors.nonzero().max_by_key(|&(_, n)| n) {
-                    let why = match name {
-                        "EADDRNOTAVAIL" => {
-                            " (no free source port: too many sockets in TIME_WAIT or a tiny range?)"
-                        }
-                        "EINPROGRESS" => " (no answer: a firewall may drop the SYNs)",
-                        _ => "",
-                    };
-                    lines.push(format!("Most attempts failed with {name}{why}."));
-                }
             }
         }
         End::Failed(_) => {}
@@ -287,6 +287,21 @@ mod tests {
             lines[0].contains("ip_local_reserved_ports=44600"),
             "{lines:?}"
         );
+    }
+
+    #[test]
+    fn dominant_errors_are_named() {
+        let p = default_policy();
+        let mut errors = crate::repro::ErrorCounts::default();
+        errors.0[crate::repro::counters::errno_slot(libc::EINPROGRESS)] = 6;
+        let stats = Snapshot {
+            attempts: 6,
+            errors,
+            ..Snapshot::default()
+        };
+        let lines = explain_end(&p, Mode::Fresh, 44600, &End::TimeLimit, &stats);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].starts_with("Most attempts failed with EINPROGRESS (no answer in time"));
     }
 
     #[test]
