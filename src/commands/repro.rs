@@ -24,9 +24,11 @@ use crate::sys::procnet::{NetFiles, read_policy};
 Exit status: 0 it connected to itself, 1 limits reached without that (or stopped, or a listener \
 answered), 2 error (bad arguments, a target that is not local).
 
-Only local targets are accepted: loopback (127.0.0.0/8, ::1) or an address of this machine. \
-Nothing needs root, but a loop on a port of the host's ephemeral range takes source ports from \
-other programs while it runs; `unshare -n` (root) gives it a private network namespace.")]
+Only local targets are accepted: loopback (127.0.0.0/8, ::1) or an address of this machine; \
+nothing is sent anywhere else. Root is not needed. On a shared host a run churns through the \
+source ports while it lasts and, once connected, holds the target port (then 60 s in TIME_WAIT); \
+to keep it apart, give it a private network namespace (root):
+  unshare -n sh -c 'ip link set lo up && exec selfconn-tui repro --port 44600'")]
 pub struct ReproArgs {
     /// The port to connect to; for a self-connect, an even port inside the ephemeral range
     /// (net.ipv4.ip_local_port_range), with nothing listening

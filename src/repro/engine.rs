@@ -2,10 +2,16 @@
 //! port as the source port and the socket ends up connected to itself.
 //!
 //! Blocking sockets, one `connect()` per attempt and one `getsockname()` to
-//! learn the source port the kernel chose (a refused blocking `connect()`
-//! leaves it in place, checked on Linux 6.18), nothing else in the hot
-//! path: no allocation, no lock, counters published with plain atomic
-//! stores.
+//! learn the source port the kernel chose, nothing else in the hot path:
+//! no allocation, no lock, counters published with plain atomic stores.
+//!
+//! Checked on Linux 6.18: after a refused blocking `connect()`,
+//! `getsockname()` still shows the source port (the address goes back to
+//! the wildcard), so no non-blocking dance is needed to see it; a
+//! non-blocking `connect()` shows it too, after `EINPROGRESS`. A socket
+//! bound to port 0 loses that port on refusal (the next `connect()` on it
+//! picks like an unbound one), so `bind-first` needs a new socket per
+//! attempt; `reuse` keeps one socket, as `tcploop.c` does.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
