@@ -33,12 +33,54 @@ pub enum Command {
 
 /// Parses the command line and runs the chosen mode.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     match cli.command {
         Some(Command::Scan(args)) => commands::scan::run(args),
         Some(Command::Repro(args)) => commands::repro::run(args),
         None => commands::dashboard::run(cli.dashboard),
     }
+}
+
+/// Help and version go to stdout as clap prints them; a usage error is one
+/// clear line on stderr (the tool's convention), with exit status 2.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("selfconn-tui: {}", one_line(&e.render().to_string()));
+    ExitCode::from(2)
+}
+
+/// clap's message (`error: ...`, details, a tip, then usage) as one line:
+/// the details and the tip are kept, the usage and the help hint dropped.
+fn one_line(rendered: &str) -> String {
+    let mut line = String::new();
+    for l in rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+    {
+        if let Some(tip) = l.strip_prefix("tip: ") {
+            line.push_str("; ");
+            line.push_str(tip);
+        } else {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(l.trim_start_matches("error: "));
+        }
+    }
+    if line.is_empty() {
+        line.push_str("invalid arguments");
+    }
+    line.push_str(" (see --help)");
+    line
 }
 
 /// Whether to colour output meant for a terminal: only on a terminal, and
@@ -51,6 +93,15 @@ pub fn colour_wanted(is_terminal: bool) -> bool {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn usage_errors_become_one_line() {
+        let e = Cli::try_parse_from(["selfconn-tui", "scan", "--jsn"]).unwrap_err();
+        let line = one_line(&e.render().to_string());
+        assert!(!line.contains('\n'));
+        assert!(line.starts_with("unexpected argument '--jsn'"), "{line}");
+        assert!(line.contains("--json"), "the tip survives: {line}");
+    }
 
     #[test]
     fn the_command_line_definition_is_consistent() {
