@@ -196,6 +196,9 @@ mod tests {
                 reserved: ReservedPorts::parse(reserved).unwrap(),
                 ..PortPolicy::default()
             },
+            is_host: true,
+            scanned: true,
+            ..Namespace::default()
         }
     }
 

@@ -70,11 +70,55 @@ impl<'a> SocketJson<'a> {
     }
 }
 
+/// One scanned network namespace, with its own policy.
+#[derive(Debug, Serialize)]
+pub struct NamespaceJson<'a> {
+    pub id: u64,
+    pub name: &'a str,
+    pub is_host: bool,
+    pub is_own: bool,
+    /// A process inside it (`nsenter -t PID -n` enters it).
+    pub pid: Option<i32>,
+    /// Its `ip netns` name, when it has one.
+    pub ip_netns: Option<&'a str>,
+    pub ephemeral_range: PortRange,
+    pub reserved_ports: &'a [PortSpan],
+    /// How many sockets it holds, and how many of them are findings.
+    pub sockets: usize,
+    pub findings: usize,
+}
+
+impl<'a> NamespaceJson<'a> {
+    pub fn new(snapshot: &'a Snapshot, index: usize) -> NamespaceJson<'a> {
+        let ns = &snapshot.namespaces[index];
+        let mine = snapshot.sockets.iter().filter(|s| s.netns == index);
+        let (sockets, findings) = mine.fold((0, 0), |(n, f), s| {
+            (n + 1, f + usize::from(s.finding.is_some()))
+        });
+        NamespaceJson {
+            id: ns.id,
+            name: &ns.name,
+            is_host: ns.is_host,
+            is_own: ns.is_own,
+            pid: ns.pid,
+            ip_netns: ns.ip_netns.as_deref(),
+            ephemeral_range: ns.policy.range,
+            reserved_ports: ns.policy.reserved.spans(),
+            sockets,
+            findings,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct ScanJson<'a> {
     pub taken_at: String,
+    /// The policy of the namespace this tool runs in; each namespace's own
+    /// is under `namespaces`.
     pub ephemeral_range: PortRange,
     pub reserved_ports: &'a [PortSpan],
+    /// The namespaces scanned (all, or the one `--netns` picked).
+    pub namespaces: Vec<NamespaceJson<'a>>,
     pub sockets_scanned: usize,
     pub findings: Vec<SocketJson<'a>>,
     pub errors: &'a [ScanError],
@@ -90,6 +134,10 @@ pub fn to_json(snapshot: &Snapshot, all: bool) -> serde_json::Value {
         taken_at: snapshot.taken_at.to_rfc3339(),
         ephemeral_range: own.policy.range,
         reserved_ports: own.policy.reserved.spans(),
+        namespaces: snapshot
+            .scanned_namespaces()
+            .map(|(i, _)| NamespaceJson::new(snapshot, i))
+            .collect(),
         sockets_scanned: snapshot.sockets.len(),
         findings: sorted_findings(snapshot)
             .into_iter()
@@ -120,6 +168,7 @@ pub fn sorted_findings(snapshot: &Snapshot) -> Vec<&Socket> {
             std::cmp::Reverse(s.finding.map(|f| f.severity())),
             s.entry.local.port(),
             s.entry.family,
+            s.netns,
         )
     });
     v

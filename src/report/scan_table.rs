@@ -6,21 +6,17 @@ use crossterm::style::Stylize;
 
 use super::scan_json::sorted_findings;
 use crate::core::ports::Risk;
-use crate::core::snapshot::{Owner, Snapshot, Socket};
+use crate::core::snapshot::{Namespace, Owner, Snapshot, Socket};
 use crate::core::socket::FindingKind;
 
 const HEADERS: [&str; 9] = [
     "FINDING", "RISK", "FAMILY", "LOCAL", "REMOTE", "STATE", "PID", "PROCESS", "USER",
 ];
 
-/// The summary line above the table.
-pub fn summary(snapshot: &Snapshot) -> String {
-    let own = snapshot.own_namespace();
+fn counts_text(snapshot: &Snapshot) -> String {
     let c = snapshot.counts();
     format!(
-        "ephemeral range {} · reserved {} · {} sockets scanned · {} self-connected · {} risky listeners ({} high, {} medium)",
-        own.policy.range,
-        own.policy.reserved,
+        "{} sockets scanned · {} self-connected · {} risky listeners ({} high, {} medium)",
         c.sockets,
         c.self_connects,
         c.high_listeners + c.medium_listeners,
@@ -29,7 +25,77 @@ pub fn summary(snapshot: &Snapshot) -> String {
     )
 }
 
-fn cells(s: &Socket) -> [String; 9] {
+/// The summary line above the table. With one namespace scanned, its range
+/// and reserved list (and its name when it is not the tool's own); with
+/// several, their number: each one's policy is listed below it by
+/// [`namespace_lines`].
+pub fn summary(snapshot: &Snapshot) -> String {
+    let scanned: Vec<&Namespace> = snapshot.scanned_namespaces().map(|(_, n)| n).collect();
+    match scanned.as_slice() {
+        [one] => format!(
+            "{}ephemeral range {} · reserved {} · {}",
+            if one.is_own {
+                String::new()
+            } else {
+                format!("netns {} · ", one.name)
+            },
+            one.policy.range,
+            one.policy.reserved,
+            counts_text(snapshot),
+        ),
+        many => format!(
+            "{} network namespaces · {}",
+            many.len(),
+            counts_text(snapshot)
+        ),
+    }
+}
+
+/// One line per scanned namespace (name, id, range, reserved, sockets),
+/// when more than one was scanned; empty otherwise.
+pub fn namespace_lines(snapshot: &Snapshot) -> Vec<String> {
+    if snapshot.scanned_namespaces().count() < 2 {
+        return Vec::new();
+    }
+    let rows: Vec<[String; 5]> = snapshot
+        .scanned_namespaces()
+        .map(|(i, ns)| {
+            let sockets = snapshot.sockets.iter().filter(|s| s.netns == i).count();
+            let mut name = ns.name.clone();
+            if ns.is_own && !ns.is_host {
+                name.push_str(" (own)");
+            }
+            [
+                name,
+                ns.id.to_string(),
+                format!("range {}", ns.policy.range),
+                format!("reserved {}", ns.policy.reserved),
+                format!("{sockets} sockets"),
+            ]
+        })
+        .collect();
+    let mut widths = [0usize; 5];
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    rows.iter()
+        .map(|r| {
+            let mut l = String::from("  ");
+            for (i, (c, w)) in r.iter().zip(widths).enumerate() {
+                if i + 1 == r.len() {
+                    l.push_str(c);
+                } else {
+                    let _ = write!(l, "{c:<w$}  ");
+                }
+            }
+            l
+        })
+        .collect()
+}
+
+fn cells(snapshot: &Snapshot, s: &Socket, with_netns: bool) -> Vec<String> {
     let (finding, risk) = match s.finding {
         Some(f) => (
             match f.kind {
@@ -44,9 +110,11 @@ fn cells(s: &Socket) -> [String; 9] {
         Owner::Process(p) => (p.pid.to_string(), p.name.clone()),
         Owner::Unknown(why) => ("-".to_string(), why.short().to_string()),
     };
-    [
-        finding.to_string(),
-        risk.to_string(),
+    let mut row = vec![finding.to_string(), risk.to_string()];
+    if with_netns {
+        row.push(snapshot.namespace_of(s).name.clone());
+    }
+    row.extend([
         s.entry.family.as_str().to_string(),
         s.entry.local.to_string(),
         s.entry.remote.to_string(),
@@ -54,7 +122,8 @@ fn cells(s: &Socket) -> [String; 9] {
         pid,
         process,
         s.user.clone(),
-    ]
+    ]);
+    row
 }
 
 /// The whole human report; `all` lists every socket after the findings.
@@ -65,6 +134,9 @@ pub fn render(snapshot: &Snapshot, all: bool, colour: bool) -> String {
     }
     let mut out = String::new();
     let _ = writeln!(out, "{}", summary(snapshot));
+    for l in namespace_lines(snapshot) {
+        let _ = writeln!(out, "{l}");
+    }
     if rows.is_empty() {
         let _ = writeln!(
             out,
@@ -72,8 +144,17 @@ pub fn render(snapshot: &Snapshot, all: bool, colour: bool) -> String {
         );
         return out;
     }
-    let table: Vec<[String; 9]> = rows.iter().map(|s| cells(s)).collect();
-    let mut widths = HEADERS.map(str::len);
+    // The NETNS column only when sockets from several namespaces are listed.
+    let with_netns = snapshot.scanned_namespaces().count() > 1;
+    let mut headers: Vec<String> = HEADERS.iter().map(|h| h.to_string()).collect();
+    if with_netns {
+        headers.insert(2, "NETNS".to_string());
+    }
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|s| cells(snapshot, s, with_netns))
+        .collect();
+    let mut widths: Vec<usize> = headers.iter().map(String::len).collect();
     for r in &table {
         for (w, c) in widths.iter_mut().zip(r) {
             *w = (*w).max(c.chars().count());
@@ -81,7 +162,7 @@ pub fn render(snapshot: &Snapshot, all: bool, colour: bool) -> String {
     }
     let line = |cols: &[String]| {
         let mut l = String::new();
-        for (i, (c, w)) in cols.iter().zip(widths).enumerate() {
+        for (i, (c, &w)) in cols.iter().zip(&widths).enumerate() {
             if i + 1 == cols.len() {
                 l.push_str(c);
             } else {
@@ -90,7 +171,7 @@ pub fn render(snapshot: &Snapshot, all: bool, colour: bool) -> String {
         }
         l
     };
-    let header = line(&HEADERS.map(String::from));
+    let header = line(&headers);
     let _ = writeln!(
         out,
         "{}",

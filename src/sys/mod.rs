@@ -1,5 +1,7 @@
-//! The I/O layer: everything that reads `/proc`.
+//! The I/O layer: everything that reads `/proc`, and the namespace joins.
 
+pub mod netns;
+pub mod nsjoin;
 pub mod owners;
 pub mod procnet;
 pub mod scanner;
