@@ -1,17 +1,14 @@
-//! Reads what can only be read from inside a network namespace.
+//! Does what can only be done from inside a network namespace.
 //!
 //! `/proc/sys/net/...` shows the namespace of the thread that looks the
 //! file up, whatever `/proc/PID` path leads there, so another namespace's
 //! `ip_local_port_range` and `ip_local_reserved_ports` are read by a thread
-//! that has joined it with `setns(CLONE_NEWNET)`. That thread is a scoped
+//! that has joined it with `setns(CLONE_NEWNET)`; a netlink socket, too,
+//! belongs to the namespace it is created in. That thread is a scoped
 //! helper that visits every namespace asked for in turn and then exits: the
 //! caller's thread never changes namespace (checked on Linux 6.18: the
 //! helper sees the joined namespace's values even after having read its
 //! own; the caller's are unchanged).
-//!
-//! A namespace with no process in it (kept alive by `ip netns add`) has no
-//! `/proc/PID/net`; the helper reads its tables through
-//! `/proc/thread-self/net` while inside.
 
 use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
@@ -19,6 +16,7 @@ use std::path::PathBuf;
 
 use nix::sched::{CloneFlags, setns};
 
+use super::diag::DiagSocket;
 use super::procnet::{NetFiles, read_policy, read_tcp_table};
 use crate::core::ports::PortPolicy;
 use crate::core::snapshot::ScanError;
@@ -33,26 +31,32 @@ pub struct JoinJob {
     /// Files that refer to the namespace, tried in order:
     /// `/proc/PID/ns/net` of its processes, `/run/netns/NAME`.
     pub handles: Vec<PathBuf>,
-    /// Also read its TCP tables (when it has no process to read them through).
-    pub read_tables: bool,
+    /// Read its port policy.
+    pub policy: bool,
+    /// Open a `sock_diag` socket in it.
+    pub diag: bool,
+    /// When no `sock_diag` socket is to be had, read its TCP tables through
+    /// `/proc/thread-self/net` (for a namespace no process is in).
+    pub tables_without_diag: bool,
 }
 
-/// What was read inside one namespace.
-#[derive(Debug, Clone)]
+/// What was done inside one namespace.
+#[derive(Debug)]
 pub struct Inside {
-    pub policy: PortPolicy,
-    /// Both tables, when asked for; `None` when neither could be read.
+    /// The policy, with what could not be read of it.
+    pub policy: Option<(PortPolicy, Vec<ScanError>)>,
+    pub diag: Option<std::io::Result<DiagSocket>>,
+    /// Both tables, when read; `None` when neither could be read.
     pub tables: Option<Vec<SocketEntry>>,
-    /// Problems with single files (the rest was read).
+    /// Problems with single table files (the rest was read).
     pub errors: Vec<ScanError>,
 }
 
 /// The namespace could not be joined at all: why.
 pub type JoinResult = Result<Inside, String>;
 
-/// Visits each job's namespace on one short-lived helper thread and reads
-/// its port policy (and tables, when asked). The results come back in the
-/// jobs' order.
+/// Visits each job's namespace on one short-lived helper thread. The
+/// results come back in the jobs' order.
 pub fn read_inside(jobs: &[JoinJob]) -> Vec<JoinResult> {
     if jobs.is_empty() {
         return Vec::new();
@@ -84,9 +88,14 @@ fn visit(job: &JoinJob) -> JoinResult {
         net_dir: PathBuf::from("/proc/thread-self/net"),
         sysctl_dir: PathBuf::from("/proc/sys/net/ipv4"),
     };
+    let policy = job.policy.then(|| {
+        let mut errors = Vec::new();
+        (read_policy(&files, &mut errors), errors)
+    });
     let mut errors = Vec::new();
-    let policy = read_policy(&files, &mut errors);
-    let tables = job.read_tables.then(|| {
+    let diag = job.diag.then(DiagSocket::open);
+    let mut tables = None;
+    if job.tables_without_diag && !matches!(diag, Some(Ok(_))) {
         let mut rows = Vec::new();
         let mut any = false;
         for family in [Family::Ipv4, Family::Ipv6] {
@@ -95,11 +104,12 @@ fn visit(job: &JoinJob) -> JoinResult {
                 rows.extend(r);
             }
         }
-        any.then_some(rows)
-    });
+        tables = any.then_some(rows);
+    }
     Ok(Inside {
         policy,
-        tables: tables.flatten(),
+        diag,
+        tables,
         errors,
     })
 }
@@ -149,17 +159,23 @@ mod tests {
                     PathBuf::from("/nonexistent/ns/net"),
                     "/proc/self/ns/net".into(),
                 ],
-                read_tables: true,
+                policy: true,
+                diag: true,
+                tables_without_diag: true,
             },
             JoinJob {
                 id: own,
                 handles: vec![PathBuf::from("/nonexistent/ns/net")],
-                read_tables: false,
+                policy: true,
+                diag: false,
+                tables_without_diag: false,
             },
             JoinJob {
                 id: own + 1,
                 handles: vec![PathBuf::from("/proc/self/ns/net")],
-                read_tables: false,
+                policy: true,
+                diag: false,
+                tables_without_diag: false,
             },
         ]);
         assert_eq!(r.len(), 3);
@@ -167,8 +183,9 @@ mod tests {
             let inside = r[0].as_ref().expect("root joins its own namespace");
             let mut errors = vec![];
             let here = read_policy(&NetFiles::own("/proc".as_ref()), &mut errors);
-            assert_eq!(inside.policy, here);
-            assert!(inside.tables.is_some());
+            assert_eq!(inside.policy, Some((here, errors)));
+            assert!(matches!(inside.diag, Some(Ok(_))), "{:?}", inside.diag);
+            assert!(inside.tables.is_none(), "no table read when diag works");
         } else {
             assert!(r[0].as_ref().unwrap_err().contains("setns"), "{:?}", r[0]);
         }

@@ -8,15 +8,20 @@
 //! 2. naming: `host`, the `ip netns` name, a container hint from the first
 //!    process's cgroup, else `pid N (program)`; cached between refreshes;
 //! 3. policy: the own namespace's sysctls are read directly; the others'
-//!    by one helper thread that joins each in turn ([`nsjoin`]), cached for
-//!    [`POLICY_MAX_AGE`] so that most refreshes start no thread;
-//! 4. tables: each namespace's `/proc/PID/net/tcp{,6}`, read once;
+//!    by one helper thread that joins each in turn ([`super::nsjoin`]), cached for
+//!    [`POLICY_MAX_AGE`] so that most refreshes start no thread; the same
+//!    visit opens the namespace's `sock_diag` socket, kept between refreshes;
+//! 4. tables: each namespace's sockets once, through that socket, and only
+//!    what its `sockstat` says is there ([`super::diag`]); through
+//!    `/proc/PID/net/tcp{,6}` of one of its processes when `sock_diag` is
+//!    not available;
 //! 5. classification against each socket's own namespace's policy, and one
 //!    owners walk over `/proc/PID/fd` for all namespaces (a socket inode is
 //!    unique on the host).
 //!
-//! With a fixture tree as `proc_root` nothing is joined: tables come from
-//! `<root>/<pid>/net/`, and every namespace gets the own sysctl files.
+//! With a fixture tree as `proc_root` nothing is joined and no netlink is
+//! used: tables come from `<root>/net/` and `<root>/<pid>/net/`, and every
+//! namespace gets the own sysctl files.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -24,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Local;
 
+use super::diag::{DiagSocket, Expect, expect};
 use super::netns::{
     self, Discovery, RUN_NETNS, container_hint, discover, named_namespaces, ns_link_inode,
     process_label, tcp_file_inode,
@@ -60,6 +66,10 @@ pub struct ScanOptions {
     pub netns: Option<String>,
     /// Where `ip netns` keeps its names; normally `/run/netns`.
     pub run_netns: PathBuf,
+    /// List sockets through netlink `sock_diag` where it works (much
+    /// cheaper with many namespaces, see [`super::diag`]); `false` reads
+    /// `/proc/PID/net/tcp{,6}` only.
+    pub sock_diag: bool,
 }
 
 impl Default for ScanOptions {
@@ -69,6 +79,7 @@ impl Default for ScanOptions {
             owners: OwnerScope::Findings,
             netns: None,
             run_netns: PathBuf::from(RUN_NETNS),
+            sock_diag: true,
         }
     }
 }
@@ -132,17 +143,24 @@ pub struct Scanner {
     policies: HashMap<u64, CachedPolicy>,
     /// Namespace id -> (the pid it was named after, the name).
     labels: HashMap<u64, (i32, String)>,
+    /// Namespace id -> its `sock_diag` socket (each keeps its namespace
+    /// alive until dropped, at the first refresh that no longer finds it).
+    diag: HashMap<u64, DiagSocket>,
+    /// Cleared when `sock_diag` cannot be opened: tables come from `/proc`.
+    diag_usable: bool,
 }
 
 impl Scanner {
     pub fn new(options: ScanOptions) -> Scanner {
         Scanner {
+            diag_usable: options.sock_diag,
             options,
             users: UserNames::default(),
             my_uid: nix::unistd::geteuid().as_raw(),
             privileged: has_namespace_caps(),
             policies: HashMap::new(),
             labels: HashMap::new(),
+            diag: HashMap::new(),
         }
     }
 
@@ -200,21 +218,32 @@ impl Scanner {
             self.select(&root, &mut cands, &wanted)?;
         }
 
-        // Policies: the own namespace's directly, the others' from the
-        // cache or by joining them, which also reads the tables of those
-        // that no process is in.
+        // Policies and sock_diag sockets: the own namespace's directly,
+        // the others' from the cache, or by joining them.
         let own_policy = read_policy(&own_files, &mut errors);
+        if live && self.diag_usable && !self.diag.contains_key(&own_id) {
+            match DiagSocket::open() {
+                Ok(d) => {
+                    self.diag.insert(own_id, d);
+                }
+                // No sock_diag here (not built, or filtered): /proc it is.
+                Err(_) => self.diag_usable = false,
+            }
+        }
         let now = Instant::now();
         let mut jobs = Vec::new();
         let mut job_of: HashMap<usize, usize> = HashMap::new();
         if live {
             for (i, c) in cands.iter().enumerate().skip(1).filter(|(_, c)| c.scanned) {
-                let fresh = self
+                let policy_due = self
                     .policies
                     .get(&c.id)
-                    .is_some_and(|p| now.duration_since(p.read_at) < POLICY_MAX_AGE);
-                let tables_inside = c.pids.is_empty();
-                if fresh && !tables_inside {
+                    .is_none_or(|p| now.duration_since(p.read_at) >= POLICY_MAX_AGE);
+                let has_diag = self.diag.contains_key(&c.id);
+                let diag_due = self.diag_usable && !has_diag;
+                // No process to read the tables through, and no socket.
+                let tables_inside = c.pids.is_empty() && !has_diag;
+                if !(policy_due || diag_due || tables_inside) {
                     continue;
                 }
                 let mut handles: Vec<PathBuf> = c
@@ -229,7 +258,9 @@ impl Scanner {
                 jobs.push(JoinJob {
                     id: c.id,
                     handles,
-                    read_tables: tables_inside,
+                    policy: policy_due,
+                    diag: diag_due,
+                    tables_without_diag: tables_inside,
                 });
             }
         }
@@ -244,50 +275,68 @@ impl Scanner {
             // A fixture tree has one set of sysctl files, for all.
             let policy = if i == 0 || !live {
                 own_policy.clone()
-            } else if let Some(&j) = job_of.get(&i) {
-                match std::mem::replace(&mut joined[j], Err(String::new())) {
-                    Ok(inside) => {
-                        inside_tables = Some(inside.tables);
-                        self.policies.insert(
-                            c.id,
-                            CachedPolicy {
-                                policy: inside.policy.clone(),
-                                errors: inside.errors.clone(),
-                                read_at: now,
-                            },
-                        );
-                        ns_errors.extend(inside.errors);
-                        inside.policy
-                    }
-                    Err(why) => {
-                        let stale = self.policies.get(&c.id);
-                        ns_errors.push(ScanError::new(
-                            "setns",
-                            format!(
-                                "cannot join it to read its port range: {why}; {}",
-                                if stale.is_some() {
-                                    "keeping the last one read"
-                                } else {
-                                    "assuming the kernel default"
-                                }
-                            ),
-                        ));
-                        stale.map(|p| p.policy.clone()).unwrap_or_default()
+            } else {
+                let mut join_error = None;
+                if let Some(&j) = job_of.get(&i) {
+                    match std::mem::replace(&mut joined[j], Err(String::new())) {
+                        Ok(inside) => {
+                            if let Some(Ok(d)) = inside.diag {
+                                self.diag.insert(c.id, d);
+                            }
+                            if let Some((policy, errors)) = inside.policy {
+                                self.policies.insert(
+                                    c.id,
+                                    CachedPolicy {
+                                        policy,
+                                        errors,
+                                        read_at: now,
+                                    },
+                                );
+                            }
+                            inside_tables = inside.tables;
+                            ns_errors.extend(inside.errors);
+                        }
+                        Err(why) => join_error = Some(why),
                     }
                 }
-            } else {
-                let cached = &self.policies[&c.id];
-                ns_errors.extend(cached.errors.iter().cloned());
-                cached.policy.clone()
+                let cached = self.policies.get(&c.id);
+                let due = cached.is_none_or(|p| now.duration_since(p.read_at) >= POLICY_MAX_AGE);
+                if let (Some(why), true) = (&join_error, due) {
+                    ns_errors.push(ScanError::new(
+                        "setns",
+                        format!(
+                            "cannot join it to read its port range: {why}; {}",
+                            if cached.is_some() {
+                                "keeping the last one read"
+                            } else {
+                                "assuming the kernel default"
+                            }
+                        ),
+                    ));
+                }
+                match cached {
+                    Some(p) => {
+                        ns_errors.extend(p.errors.iter().cloned());
+                        p.policy.clone()
+                    }
+                    None => PortPolicy::default(),
+                }
             };
 
             if c.scanned {
-                let rows = if i == 0 {
-                    read_tables(&own_files, &mut ns_errors)
-                } else if c.pids.is_empty() {
-                    inside_tables.flatten()
+                let rows = if !live {
+                    if i == 0 {
+                        read_tables(&own_files, BOTH, &mut ns_errors)
+                    } else {
+                        read_tables_via_pids(&root, &c.pids, BOTH, &mut ns_errors)
+                    }
                 } else {
-                    read_tables_via_pids(&root, &c.pids, &mut ns_errors)
+                    let net_dir = if i == 0 {
+                        Some(own_files.net_dir.clone())
+                    } else {
+                        c.pids.first().map(|&p| pid_net_files(&root, p).net_dir)
+                    };
+                    self.live_tables(c, &root, net_dir, inside_tables, &mut ns_errors)
                 };
                 if let Some(rows) = rows {
                     read_any = true;
@@ -317,6 +366,8 @@ impl Scanner {
         let seen: HashSet<u64> = cands.iter().map(|c| c.id).collect();
         self.policies.retain(|id, _| seen.contains(id));
         self.labels.retain(|id, _| seen.contains(id));
+        // Closing them lets namespaces that are gone be freed.
+        self.diag.retain(|id, _| seen.contains(id));
 
         let mut sockets: Vec<Socket> = entries
             .into_iter()
@@ -350,6 +401,54 @@ impl Scanner {
             errors,
             visibility_note: self.visibility_note(live),
         })
+    }
+
+    /// A namespace's sockets on the live system, guided by its `sockstat`
+    /// (see [`super::diag`]): through its `sock_diag` socket, else through
+    /// `/proc` (`net_dir`, or the tables read from inside).
+    fn live_tables(
+        &mut self,
+        c: &Candidate,
+        root: &Path,
+        net_dir: Option<PathBuf>,
+        inside_tables: Option<Vec<SocketEntry>>,
+        errors: &mut Vec<ScanError>,
+    ) -> Option<Vec<SocketEntry>> {
+        let families = net_dir.as_deref().map_or(BOTH, expect_in);
+        if let Some(diag) = self.diag.get_mut(&c.id) {
+            let mut rows = Vec::new();
+            let dumped = [(Family::Ipv4, families.0), (Family::Ipv6, families.1)]
+                .into_iter()
+                .try_for_each(|(family, expect)| {
+                    diag.sockets(family, expect).map(|r| rows.extend(r))
+                });
+            if dumped.is_ok() {
+                return Some(rows);
+            }
+            // A socket that fails once is replaced at the next refresh.
+            self.diag.remove(&c.id);
+        }
+        if inside_tables.is_some() {
+            return inside_tables;
+        }
+        if c.is_own {
+            return read_tables(
+                &NetFiles {
+                    net_dir: net_dir?,
+                    sysctl_dir: PathBuf::new(),
+                },
+                families,
+                errors,
+            );
+        }
+        if c.pids.is_empty() {
+            errors.push(ScanError::new(
+                "tables",
+                "no process is in it and it could not be joined: its sockets are not scanned",
+            ));
+            return None;
+        }
+        read_tables_via_pids(root, &c.pids, families, errors)
     }
 
     /// The namespaces to scan, the own one first, then the host's, then the
@@ -591,11 +690,42 @@ fn matching(
     Vec::new()
 }
 
-/// Reads both tables of a namespace; `None` when neither could be read.
-fn read_tables(files: &NetFiles, errors: &mut Vec<ScanError>) -> Option<Vec<SocketEntry>> {
+/// Both families, (IPv4, IPv6), read whole.
+const BOTH: (Expect, Expect) = (Expect::Unknown, Expect::Unknown);
+
+fn pid_net_files(root: &Path, pid: i32) -> NetFiles {
+    NetFiles {
+        net_dir: root.join(pid.to_string()).join("net"),
+        sysctl_dir: PathBuf::new(),
+    }
+}
+
+/// What the namespace's tables hold, from its `sockstat` files (both
+/// unknown when they cannot be read).
+fn expect_in(net_dir: &Path) -> (Expect, Expect) {
+    let Ok(v4) = std::fs::read_to_string(net_dir.join("sockstat")) else {
+        return BOTH;
+    };
+    match std::fs::read_to_string(net_dir.join("sockstat6")) {
+        Ok(v6) => expect(&v4, Some(&v6)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => expect(&v4, None),
+        Err(_) => BOTH,
+    }
+}
+
+/// Reads a namespace's tables (the families asked for); `None` when none
+/// could be read.
+fn read_tables(
+    files: &NetFiles,
+    families: (Expect, Expect),
+    errors: &mut Vec<ScanError>,
+) -> Option<Vec<SocketEntry>> {
     let mut rows = Vec::new();
-    let mut any = false;
-    for family in [Family::Ipv4, Family::Ipv6] {
+    let mut any = families == (Expect::Nothing, Expect::Nothing);
+    for (family, expect) in [(Family::Ipv4, families.0), (Family::Ipv6, families.1)] {
+        if expect == Expect::Nothing {
+            continue;
+        }
         if let Some(r) = read_tcp_table(files, family, errors) {
             any = true;
             rows.extend(r);
@@ -609,15 +739,12 @@ fn read_tables(files: &NetFiles, errors: &mut Vec<ScanError>) -> Option<Vec<Sock
 fn read_tables_via_pids(
     root: &Path,
     pids: &[i32],
+    families: (Expect, Expect),
     errors: &mut Vec<ScanError>,
 ) -> Option<Vec<SocketEntry>> {
-    for (i, pid) in pids.iter().enumerate() {
-        let files = NetFiles {
-            net_dir: root.join(pid.to_string()).join("net"),
-            sysctl_dir: PathBuf::new(),
-        };
+    for (i, &pid) in pids.iter().enumerate() {
         let mut errs = Vec::new();
-        let rows = read_tables(&files, &mut errs);
+        let rows = read_tables(&pid_net_files(root, pid), families, &mut errs);
         if rows.is_some() || i + 1 == pids.len() {
             errors.extend(errs);
             return rows;
