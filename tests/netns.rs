@@ -391,8 +391,8 @@ fn netns_option_picks_one_namespace_or_names_the_known_ones() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
         stderr.contains(&format!("no network namespace matches {nope:?}"))
-            && stderr.contains(&format!("{} ({id})", a.name))
-            && stderr.contains("host ("),
+            && stderr.contains(&format!("{} [{id}]", a.name))
+            && stderr.contains("host ["),
         "{stderr}"
     );
     drop(sockets);
@@ -421,32 +421,36 @@ fn refresh_time_with_fifty_namespaces() {
         v[v.len() / 2]
     };
     let report = |label: &str| {
-        let mut cold = Scanner::new(ScanOptions::default());
-        let first = {
-            let t = Instant::now();
-            let snap = cold.scan().unwrap();
-            let n = snap.scanned_namespaces().count();
-            (
-                t.elapsed(),
-                format!("{n} namespaces, {} sockets", snap.sockets.len()),
-            )
-        };
-        let warm = time(&mut cold, 21);
-        let fresh: Vec<Duration> = (0..11)
-            .map(|_| {
-                let mut s = Scanner::new(ScanOptions::default());
-                let t = Instant::now();
-                s.scan().unwrap();
-                t.elapsed()
-            })
-            .collect();
-        let mut fresh = fresh;
-        fresh.sort();
-        println!(
-            "{label}: {}; first scan {:?}; cold scan (policies joined) median {:?}; \
-             warm refresh (policies cached) median {:?}",
-            first.1, first.0, fresh[5], warm
-        );
+        for sock_diag in [true, false] {
+            let options = ScanOptions {
+                sock_diag,
+                ..ScanOptions::default()
+            };
+            let mut warm = Scanner::new(options.clone());
+            let snap = warm.scan().unwrap();
+            let what = format!(
+                "{} namespaces, {} sockets",
+                snap.scanned_namespaces().count(),
+                snap.sockets.len()
+            );
+            let warm = time(&mut warm, 21);
+            // A new scanner each time: every namespace joined, as `scan` does.
+            let mut cold: Vec<Duration> = (0..11)
+                .map(|_| {
+                    let mut s = Scanner::new(options.clone());
+                    let t = Instant::now();
+                    s.scan().unwrap();
+                    t.elapsed()
+                })
+                .collect();
+            cold.sort();
+            println!(
+                "{label} ({what}), {}: cold scan median {:?}, warm refresh median {:?}",
+                if sock_diag { "sock_diag" } else { "/proc only" },
+                cold[5],
+                warm
+            );
+        }
     };
     report("before");
     let mut made = Vec::new();
@@ -467,5 +471,18 @@ fn refresh_time_with_fifty_namespaces() {
         .map(|ns| ns.inside(|| TcpListener::bind("[::]:8443").ok()))
         .collect();
     report("with 50 more, each with an IPv4 and an IPv6 listener");
-    drop((listeners, v6));
+    // And a connection in each: now the connections' table must be walked.
+    let conns: Vec<_> = made
+        .iter()
+        .map(|ns| {
+            ns.inside(|| {
+                let l = TcpListener::bind("127.0.0.1:0").unwrap();
+                let c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+                let s = l.accept().unwrap();
+                (l, c, s)
+            })
+        })
+        .collect();
+    report("with 50 more, each with listeners and a connection");
+    drop((listeners, v6, conns));
 }

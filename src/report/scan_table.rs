@@ -13,13 +13,22 @@ const HEADERS: [&str; 9] = [
     "FINDING", "RISK", "FAMILY", "LOCAL", "REMOTE", "STATE", "PID", "PROCESS", "USER",
 ];
 
+/// `1 socket`, `2 sockets`.
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 fn counts_text(snapshot: &Snapshot) -> String {
     let c = snapshot.counts();
     format!(
-        "{} sockets scanned · {} self-connected · {} risky listeners ({} high, {} medium)",
-        c.sockets,
+        "{} scanned · {} self-connected · {} ({} high, {} medium)",
+        plural(c.sockets, "socket", "sockets"),
         c.self_connects,
-        c.high_listeners + c.medium_listeners,
+        plural(
+            c.high_listeners + c.medium_listeners,
+            "risky listener",
+            "risky listeners"
+        ),
         c.high_listeners,
         c.medium_listeners,
     )
@@ -70,7 +79,7 @@ pub fn namespace_lines(snapshot: &Snapshot) -> Vec<String> {
                 ns.id.to_string(),
                 format!("range {}", ns.policy.range),
                 format!("reserved {}", ns.policy.reserved),
-                format!("{sockets} sockets"),
+                plural(sockets, "socket", "sockets"),
             ]
         })
         .collect();

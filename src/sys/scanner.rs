@@ -34,7 +34,7 @@ use super::netns::{
     self, Discovery, RUN_NETNS, container_hint, discover, named_namespaces, ns_link_inode,
     process_label, tcp_file_inode,
 };
-use super::nsjoin::{JoinJob, read_inside};
+use super::nsjoin::{Inside, JoinJob, JoinResult, read_inside};
 use super::owners::{OwnerMap, UserNames, Wanted, find_owners, program_name};
 use super::procnet::{NetFiles, read_policy, read_tcp_table};
 use crate::core::ports::PortPolicy;
@@ -94,7 +94,7 @@ pub enum ScanFailure {
     #[error("{message}")]
     NoSuchNamespace {
         wanted: String,
-        /// The namespaces that could have matched, as `name (id)`.
+        /// The namespaces that could have matched, as `name [id]`.
         known: Vec<String>,
         message: String,
     },
@@ -231,40 +231,17 @@ impl Scanner {
             }
         }
         let now = Instant::now();
-        let mut jobs = Vec::new();
-        let mut job_of: HashMap<usize, usize> = HashMap::new();
-        if live {
-            for (i, c) in cands.iter().enumerate().skip(1).filter(|(_, c)| c.scanned) {
-                let policy_due = self
-                    .policies
-                    .get(&c.id)
-                    .is_none_or(|p| now.duration_since(p.read_at) >= POLICY_MAX_AGE);
-                let has_diag = self.diag.contains_key(&c.id);
-                let diag_due = self.diag_usable && !has_diag;
-                // No process to read the tables through, and no socket.
-                let tables_inside = c.pids.is_empty() && !has_diag;
-                if !(policy_due || diag_due || tables_inside) {
-                    continue;
-                }
-                let mut handles: Vec<PathBuf> = c
-                    .pids
-                    .iter()
-                    .map(|p| root.join(p.to_string()).join("ns/net"))
-                    .collect();
-                if let Some(name) = &c.ip_netns {
-                    handles.push(self.options.run_netns.join(name));
-                }
-                job_of.insert(i, jobs.len());
-                jobs.push(JoinJob {
-                    id: c.id,
-                    handles,
-                    policy: policy_due,
-                    diag: diag_due,
-                    tables_without_diag: tables_inside,
-                });
-            }
-        }
-        let mut joined = read_inside(&jobs);
+        let planned = if live {
+            self.plan_joins(&root, &cands, now)
+        } else {
+            Vec::new()
+        };
+        let jobs: Vec<JoinJob> = planned.iter().map(|(_, j)| j.clone()).collect();
+        let mut joined: HashMap<usize, JoinResult> = planned
+            .iter()
+            .map(|(i, _)| *i)
+            .zip(read_inside(&jobs))
+            .collect();
 
         let mut namespaces = Vec::with_capacity(cands.len());
         let mut entries: Vec<(usize, SocketEntry)> = Vec::new();
@@ -276,51 +253,15 @@ impl Scanner {
             let policy = if i == 0 || !live {
                 own_policy.clone()
             } else {
-                let mut join_error = None;
-                if let Some(&j) = job_of.get(&i) {
-                    match std::mem::replace(&mut joined[j], Err(String::new())) {
-                        Ok(inside) => {
-                            if let Some(Ok(d)) = inside.diag {
-                                self.diag.insert(c.id, d);
-                            }
-                            if let Some((policy, errors)) = inside.policy {
-                                self.policies.insert(
-                                    c.id,
-                                    CachedPolicy {
-                                        policy,
-                                        errors,
-                                        read_at: now,
-                                    },
-                                );
-                            }
-                            inside_tables = inside.tables;
-                            ns_errors.extend(inside.errors);
-                        }
-                        Err(why) => join_error = Some(why),
+                let join_error = match joined.remove(&i) {
+                    Some(Ok(inside)) => {
+                        inside_tables = self.absorb(c.id, inside, now, &mut ns_errors);
+                        None
                     }
-                }
-                let cached = self.policies.get(&c.id);
-                let due = cached.is_none_or(|p| now.duration_since(p.read_at) >= POLICY_MAX_AGE);
-                if let (Some(why), true) = (&join_error, due) {
-                    ns_errors.push(ScanError::new(
-                        "setns",
-                        format!(
-                            "cannot join it to read its port range: {why}; {}",
-                            if cached.is_some() {
-                                "keeping the last one read"
-                            } else {
-                                "assuming the kernel default"
-                            }
-                        ),
-                    ));
-                }
-                match cached {
-                    Some(p) => {
-                        ns_errors.extend(p.errors.iter().cloned());
-                        p.policy.clone()
-                    }
-                    None => PortPolicy::default(),
-                }
+                    Some(Err(why)) => Some(why),
+                    None => None,
+                };
+                self.cached_policy(c.id, join_error.as_deref(), now, &mut ns_errors)
             };
 
             if c.scanned {
@@ -401,6 +342,108 @@ impl Scanner {
             errors,
             visibility_note: self.visibility_note(live),
         })
+    }
+
+    /// The joins this refresh needs, with the index of their namespace:
+    /// policies due for a re-read, `sock_diag` sockets not opened yet, and
+    /// the tables of namespaces that no process is in and that have no
+    /// socket.
+    fn plan_joins(&self, root: &Path, cands: &[Candidate], now: Instant) -> Vec<(usize, JoinJob)> {
+        let mut jobs = Vec::new();
+        for (i, c) in cands.iter().enumerate().skip(1).filter(|(_, c)| c.scanned) {
+            let policy_due = !self.policy_fresh(c.id, now);
+            let has_diag = self.diag.contains_key(&c.id);
+            let diag_due = self.diag_usable && !has_diag;
+            let tables_inside = c.pids.is_empty() && !has_diag;
+            if !(policy_due || diag_due || tables_inside) {
+                continue;
+            }
+            let mut handles: Vec<PathBuf> = c
+                .pids
+                .iter()
+                .map(|p| root.join(p.to_string()).join("ns/net"))
+                .collect();
+            if let Some(name) = &c.ip_netns {
+                handles.push(self.options.run_netns.join(name));
+            }
+            jobs.push((
+                i,
+                JoinJob {
+                    id: c.id,
+                    handles,
+                    policy: policy_due,
+                    diag: diag_due,
+                    tables_without_diag: tables_inside,
+                },
+            ));
+        }
+        jobs
+    }
+
+    fn policy_fresh(&self, id: u64, now: Instant) -> bool {
+        self.policies
+            .get(&id)
+            .is_some_and(|p| now.duration_since(p.read_at) < POLICY_MAX_AGE)
+    }
+
+    /// Keeps what a join brought back (policy, `sock_diag` socket); returns
+    /// the tables it read, if it did.
+    fn absorb(
+        &mut self,
+        id: u64,
+        inside: Inside,
+        now: Instant,
+        errors: &mut Vec<ScanError>,
+    ) -> Option<Vec<SocketEntry>> {
+        if let Some(Ok(d)) = inside.diag {
+            self.diag.insert(id, d);
+        }
+        if let Some((policy, errors)) = inside.policy {
+            self.policies.insert(
+                id,
+                CachedPolicy {
+                    policy,
+                    errors,
+                    read_at: now,
+                },
+            );
+        }
+        errors.extend(inside.errors);
+        inside.tables
+    }
+
+    /// Another namespace's policy, as last read; the kernel default, said
+    /// so, when it never could be.
+    fn cached_policy(
+        &self,
+        id: u64,
+        join_error: Option<&str>,
+        now: Instant,
+        errors: &mut Vec<ScanError>,
+    ) -> PortPolicy {
+        let cached = self.policies.get(&id);
+        if let Some(why) = join_error
+            && !self.policy_fresh(id, now)
+        {
+            errors.push(ScanError::new(
+                "setns",
+                format!(
+                    "cannot join it to read its port range: {why}; {}",
+                    if cached.is_some() {
+                        "keeping the last one read"
+                    } else {
+                        "assuming the kernel default"
+                    }
+                ),
+            ));
+        }
+        match cached {
+            Some(p) => {
+                errors.extend(p.errors.iter().cloned());
+                p.policy.clone()
+            }
+            None => PortPolicy::default(),
+        }
     }
 
     /// A namespace's sockets on the live system, guided by its `sockstat`
@@ -574,7 +617,7 @@ impl Scanner {
             return Ok(());
         }
         let listed = |idx: &mut dyn Iterator<Item = &Candidate>| -> Vec<String> {
-            idx.map(|c| format!("{} ({})", c.name, c.id)).collect()
+            idx.map(|c| format!("{} [{}]", c.name, c.id)).collect()
         };
         let (known, message) = if hits.is_empty() {
             let known = listed(&mut cands.iter());
@@ -854,6 +897,13 @@ mod tests {
     }
 
     #[test]
+    fn a_scanner_can_move_to_a_collector_thread() {
+        fn send<T: Send>() {}
+        send::<Scanner>();
+        send::<Snapshot>();
+    }
+
+    #[test]
     fn netns_selection_rules() {
         let cands = vec![
             cand(10, "host", None, true, true),
@@ -991,9 +1041,9 @@ mod tests {
         let err = scanner.scan().unwrap_err().to_string();
         assert!(
             err.contains("no network namespace matches \"nginx\"")
-                && err.contains("host (10)")
-                && err.contains("docker:3f2a1b4c5d6e (20)")
-                && err.contains("pid 300 (nginx) (30)"),
+                && err.contains("host [10]")
+                && err.contains("docker:3f2a1b4c5d6e [20]")
+                && err.contains("pid 300 (nginx) [30]"),
             "{err}"
         );
         scanner.options.netns = Some("300".into());
