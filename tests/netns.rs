@@ -486,3 +486,54 @@ fn refresh_time_with_fifty_namespaces() {
     report("with 50 more, each with listeners and a connection");
     drop((listeners, v6, conns));
 }
+
+#[test]
+fn a_changed_range_is_seen_within_the_policy_cache_age() {
+    use selfconn_tui::sys::scanner::POLICY_MAX_AGE;
+    let Some(mut a) = TestNetns::new("sysctl") else {
+        return;
+    };
+    a.sysctl("net.ipv4.ip_local_port_range", "40001 50000");
+    a.spawn_resident();
+    let listener = a.inside(|| TcpListener::bind("0.0.0.0:44601").unwrap());
+    let mut scanner = Scanner::new(ScanOptions::default());
+    let risk = |scanner: &mut Scanner| {
+        let snap = scanner.scan().unwrap();
+        let ns = snap
+            .namespaces
+            .iter()
+            .position(|n| n.name == a.name)
+            .expect("namespace found");
+        let range = snap.namespaces[ns].policy.range.to_string();
+        let risk = snap
+            .sockets
+            .iter()
+            .find(|s| s.netns == ns && s.entry.local.port() == 44601)
+            .and_then(|s| s.finding)
+            .and_then(|f| f.risk);
+        (range, risk.map(|r| r.as_str()))
+    };
+    assert_eq!(risk(&mut scanner), ("40001-50000".into(), Some("high")));
+    // An even low end flips the parity: 44601 becomes medium.
+    a.sysctl("net.ipv4.ip_local_port_range", "40000 50000");
+    let started = Instant::now();
+    loop {
+        let now = risk(&mut scanner);
+        if now == ("40000-50000".into(), Some("medium")) {
+            break;
+        }
+        assert!(
+            started.elapsed() < POLICY_MAX_AGE + Duration::from_secs(1),
+            "still {now:?} after {:?}",
+            started.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    println!("new range seen after {:?}", started.elapsed());
+    // The scans left this thread in its namespace.
+    assert_eq!(
+        std::fs::read_link("/proc/thread-self/ns/net").unwrap(),
+        std::fs::read_link("/proc/self/ns/net").unwrap()
+    );
+    drop(listener);
+}
