@@ -197,7 +197,6 @@ mod tests {
                 ..PortPolicy::default()
             },
             is_host: true,
-            scanned: true,
             ..Namespace::default()
         }
     }

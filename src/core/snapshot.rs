@@ -89,10 +89,10 @@ pub struct Namespace {
     pub pid: Option<i32>,
     /// Its `ip netns` name (a bind mount in `/run/netns`), if it has one.
     pub ip_netns: Option<String>,
-    /// Whether its sockets are in the snapshot. Only the tool's own
-    /// namespace can be left out (by `scan --netns`); it stays at index 0
-    /// for its policy.
-    pub scanned: bool,
+    /// Its sockets were left out of the snapshot because `scan --netns`
+    /// picked another namespace. Only ever the tool's own, which stays at
+    /// index 0 for its policy.
+    pub filtered_out: bool,
 }
 
 impl Namespace {
@@ -176,7 +176,7 @@ impl Snapshot {
         self.namespaces
             .iter()
             .enumerate()
-            .filter(|(_, n)| n.scanned)
+            .filter(|(_, n)| !n.filtered_out)
     }
 
     pub fn counts(&self) -> Counts {

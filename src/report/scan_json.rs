@@ -173,3 +173,82 @@ pub fn sorted_findings(snapshot: &Snapshot) -> Vec<&Socket> {
     });
     v
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::ports::{PortPolicy, PortRange};
+    use crate::core::snapshot::{Namespace, UnknownOwner};
+    use crate::core::socket::{Family, SocketEntry, TcpState, classify};
+
+    #[test]
+    fn namespaces_are_listed_with_their_own_policy_and_counts() {
+        let namespaces = vec![
+            Namespace {
+                id: 10,
+                name: "host".into(),
+                is_own: true,
+                is_host: true,
+                ..Namespace::default()
+            },
+            Namespace {
+                id: 20,
+                name: "blue".into(),
+                policy: PortPolicy {
+                    range: PortRange::parse("40001 50000").unwrap(),
+                    ..PortPolicy::default()
+                },
+                pid: Some(42),
+                ip_netns: Some("blue".into()),
+                ..Namespace::default()
+            },
+        ];
+        let entry = SocketEntry {
+            family: Family::Ipv4,
+            local: "0.0.0.0:44601".parse().unwrap(),
+            remote: "0.0.0.0:0".parse().unwrap(),
+            state: TcpState::Listen,
+            inode: 7,
+            uid: 0,
+        };
+        let mut snapshot = Snapshot {
+            taken_at: chrono::Local::now(),
+            scan_micros: 0,
+            sockets: vec![Socket {
+                finding: classify(&entry, &namespaces[1].policy),
+                owner: Owner::Unknown(UnknownOwner::NotFound),
+                user: "root".into(),
+                netns: 1,
+                entry,
+            }],
+            namespaces,
+            errors: vec![],
+            visibility_note: None,
+        };
+        let doc = to_json(&snapshot, true);
+        assert_eq!(doc["ephemeral_range"]["low"], 32768, "the own namespace's");
+        let ns = doc["namespaces"].as_array().unwrap();
+        assert_eq!(ns.len(), 2);
+        assert_eq!(
+            ns[1],
+            serde_json::json!({
+                "id": 20, "name": "blue", "is_host": false, "is_own": false, "pid": 42,
+                "ip_netns": "blue", "ephemeral_range": {"low": 40001, "high": 50000},
+                "reserved_ports": [], "sockets": 1, "findings": 1
+            })
+        );
+        assert_eq!(ns[0]["sockets"], 0);
+        assert_eq!(
+            doc["findings"][0]["netns"],
+            serde_json::json!({"id": 20, "name": "blue"})
+        );
+        assert_eq!(doc["findings"][0]["risk"], "high");
+
+        // The own namespace, left out by --netns, is not listed.
+        snapshot.namespaces[0].filtered_out = true;
+        let doc = to_json(&snapshot, false);
+        assert_eq!(doc["namespaces"].as_array().unwrap().len(), 1);
+        assert_eq!(doc["namespaces"][0]["name"], "blue");
+        assert_eq!(doc["ephemeral_range"]["low"], 32768);
+    }
+}

@@ -202,3 +202,109 @@ pub fn render(snapshot: &Snapshot, all: bool, colour: bool) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::ports::{PortPolicy, PortRange, ReservedPorts};
+    use crate::core::snapshot::{Namespace, UnknownOwner};
+    use crate::core::socket::{Family, SocketEntry, TcpState, classify};
+
+    fn snapshot() -> Snapshot {
+        let host = Namespace {
+            id: 10,
+            name: "host".into(),
+            is_own: true,
+            is_host: true,
+            ..Namespace::default()
+        };
+        let blue = Namespace {
+            id: 20,
+            name: "blue".into(),
+            policy: PortPolicy {
+                range: PortRange::parse("40001 50000").unwrap(),
+                reserved: ReservedPorts::parse("45001").unwrap(),
+            },
+            ip_netns: Some("blue".into()),
+            pid: Some(42),
+            ..Namespace::default()
+        };
+        let namespaces = vec![host, blue];
+        let listener = |netns: usize, port: u16| {
+            let entry = SocketEntry {
+                family: Family::Ipv4,
+                local: format!("0.0.0.0:{port}").parse().unwrap(),
+                remote: "0.0.0.0:0".parse().unwrap(),
+                state: TcpState::Listen,
+                inode: 1,
+                uid: 0,
+            };
+            Socket {
+                finding: classify(&entry, &namespaces[netns].policy),
+                owner: Owner::Unknown(UnknownOwner::NotFound),
+                user: "root".into(),
+                netns,
+                entry,
+            }
+        };
+        // 44601: medium against the host's default range, high in blue's.
+        let sockets = vec![listener(0, 44601), listener(1, 44601)];
+        Snapshot {
+            taken_at: chrono::Local::now(),
+            scan_micros: 0,
+            namespaces,
+            sockets,
+            errors: vec![],
+            visibility_note: None,
+        }
+    }
+
+    #[test]
+    fn several_namespaces_get_a_netns_column_and_their_policies() {
+        let text = render(&snapshot(), false, false);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].starts_with("2 network namespaces · 2 sockets scanned"),
+            "{text}"
+        );
+        assert!(lines[1].contains("host") && lines[1].contains("range 32768-60999"));
+        assert!(lines[2].contains("blue") && lines[2].contains("range 40001-50000"));
+        assert!(lines[2].contains("reserved 45001") && lines[2].ends_with("1 socket"));
+        assert!(lines[3].starts_with("FINDING") && lines[3].contains("NETNS"));
+        assert!(
+            lines[4].contains("high") && lines[4].contains("blue"),
+            "{text}"
+        );
+        assert!(
+            lines[5].contains("medium") && lines[5].contains("host"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn one_namespace_keeps_the_plain_summary() {
+        let mut s = snapshot();
+        s.sockets.retain(|x| x.netns == 0);
+        s.namespaces.truncate(1);
+        let text = render(&s, false, false);
+        assert!(
+            text.starts_with("ephemeral range 32768-60999 · reserved none · 1 socket scanned"),
+            "{text}"
+        );
+        assert!(!text.contains("NETNS"));
+
+        // --netns picked another: the own one is left out, the summary
+        // names the picked one and shows its policy.
+        let mut s = snapshot();
+        s.namespaces[0].filtered_out = true;
+        s.sockets.retain(|x| x.netns == 1);
+        let text = render(&s, false, false);
+        assert!(
+            text.starts_with(
+                "netns blue · ephemeral range 40001-50000 · reserved 45001 · 1 socket"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("NETNS"));
+    }
+}

@@ -298,7 +298,7 @@ impl Scanner {
                 is_host: c.is_host,
                 pid: c.pids.first().copied(),
                 ip_netns: c.ip_netns.clone(),
-                scanned: c.scanned,
+                filtered_out: !c.scanned,
             });
         }
         if !read_any {
@@ -1049,8 +1049,8 @@ mod tests {
         scanner.options.netns = Some("300".into());
         let snap = scanner.scan().unwrap();
         assert_eq!(snap.namespaces.len(), 2);
-        assert!(!snap.namespaces[0].scanned && snap.namespaces[0].is_own);
-        assert!(snap.namespaces[1].scanned && snap.namespaces[1].id == 30);
+        assert!(snap.namespaces[0].filtered_out && snap.namespaces[0].is_own);
+        assert!(!snap.namespaces[1].filtered_out && snap.namespaces[1].id == 30);
         assert_eq!(snap.sockets.len(), 1);
         assert_eq!(snap.sockets[0].netns, 1);
         assert_eq!(snap.sockets[0].entry.inode, 503);
