@@ -31,6 +31,13 @@ fn repro(args: &[&str]) -> Output {
 /// `selfconn-tui repro ARGS` in a private network namespace; `None` (and a
 /// note) when not root.
 fn repro_in_netns(test: &str, args: &[&str]) -> Option<Output> {
+    repro_in_netns_with_range(test, "32768 60999", args)
+}
+
+/// Runs `repro` in a private namespace whose ephemeral range is `range`
+/// (a narrow one makes the kernel reach the target within a few hundred
+/// attempts, however loaded the machine).
+fn repro_in_netns_with_range(test: &str, range: &str, args: &[&str]) -> Option<Output> {
     if !is_root() {
         println!("{test}: skipped: needs root for unshare -n");
         return None;
@@ -41,12 +48,13 @@ fn repro_in_netns(test: &str, args: &[&str]) -> Option<Output> {
                 "-n",
                 "sh",
                 "-c",
-                r#"ip link set lo up && exec "$0" "$@""#,
+                r#"ip link set lo up && echo "$SELFCONN_TEST_RANGE" > /proc/sys/net/ipv4/ip_local_port_range && exec "$0" "$@""#,
                 BIN,
                 "repro",
             ])
             .args(args)
             .env("NO_COLOR", "1")
+            .env("SELFCONN_TEST_RANGE", range)
             .stdin(Stdio::null())
             .output()
             .expect("run unshare"),
@@ -170,8 +178,9 @@ fn an_odd_port_hits_the_limit_and_parity_is_explained() {
 
 #[test]
 fn guarded_is_caught_not_connected() {
-    let Some(out) = repro_in_netns(
+    let Some(out) = repro_in_netns_with_range(
         "guarded_is_caught_not_connected",
+        "44400 44800",
         &[
             "--port",
             "44600",

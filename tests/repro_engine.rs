@@ -371,7 +371,7 @@ fn a_handle_stops_mid_loop_and_counts_live() {
     let t0 = Instant::now();
     let outcome = handle.stop_and_join();
     assert!(
-        t0.elapsed() < Duration::from_millis(200),
+        t0.elapsed() < Duration::from_secs(2),
         "stopping took {:?}",
         t0.elapsed()
     );
@@ -397,7 +397,8 @@ fn dropping_a_handle_stops_its_loop() {
     std::thread::sleep(Duration::from_millis(50));
     let t0 = Instant::now();
     drop(handle);
-    assert!(t0.elapsed() < Duration::from_millis(200));
+    // Promptly, not at the 20 s limit (generous: the machine may be loaded).
+    assert!(t0.elapsed() < Duration::from_secs(2));
     assert_eq!(counters.stage(), Stage::Stopped);
     let after = counters.snapshot().attempts;
     std::thread::sleep(Duration::from_millis(50));

@@ -17,6 +17,11 @@ pub struct ScanArgs {
     /// List every TCP socket, not only the findings (JSON: adds "sockets")
     #[arg(long)]
     pub all: bool,
+    /// Scan only one network namespace: its name as listed (an `ip netns`
+    /// name, `host`, `docker:3f2a1b4c5d6e`, ...), its id, `own`, a
+    /// container id, or the PID of a process inside it
+    #[arg(long, value_name = "NAME|ID")]
+    pub netns: Option<String>,
     /// The proc filesystem to read (for tests on fixture trees)
     #[arg(long, hide = true, default_value = "/proc")]
     pub proc_root: PathBuf,
@@ -30,6 +35,8 @@ pub fn run(args: ScanArgs) -> ExitCode {
         } else {
             OwnerScope::Findings
         },
+        netns: args.netns.clone(),
+        ..ScanOptions::default()
     });
     let snapshot = match scanner.scan() {
         Ok(s) => s,

@@ -196,6 +196,8 @@ mod tests {
                 reserved: ReservedPorts::parse(reserved).unwrap(),
                 ..PortPolicy::default()
             },
+            is_host: true,
+            ..Namespace::default()
         }
     }
 

@@ -75,15 +75,40 @@ impl Owner {
 }
 
 /// A network namespace, with its own tables and its own port policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Namespace {
     /// The namespace's inode number (as in `/proc/PID/ns/net`); 0 when unknown.
     pub id: u64,
-    /// A name people recognise: `host`, an `ip netns` name, a container hint.
+    /// A name people recognise: `host`, an `ip netns` name, a container
+    /// hint (`docker:3f2a1b4c5d6e`), else `pid 1234 (nginx)`.
     pub name: String,
     /// The namespace this tool runs in.
     pub is_own: bool,
     pub policy: PortPolicy,
+    /// The host's namespace: pid 1's (the tool's own when pid 1's cannot be read).
+    pub is_host: bool,
+    /// A process inside it (the lowest pid), if any: `nsenter -t PID -n` enters it.
+    pub pid: Option<i32>,
+    /// Its `ip netns` name (a bind mount in `/run/netns`), if it has one.
+    pub ip_netns: Option<String>,
+    /// Its sockets were left out of the snapshot because `scan --netns`
+    /// picked another namespace. Only ever the tool's own, which stays at
+    /// index 0 for its policy.
+    pub filtered_out: bool,
+}
+
+impl Namespace {
+    /// The command prefix that runs a command (e.g. `sysctl -w ...`) inside
+    /// this namespace; `None` for the tool's own, where no prefix is needed.
+    pub fn enter_prefix(&self) -> Option<String> {
+        if self.is_own {
+            None
+        } else if let Some(name) = &self.ip_netns {
+            Some(format!("ip netns exec {name}"))
+        } else {
+            self.pid.map(|pid| format!("nsenter -t {pid} -n"))
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,6 +170,15 @@ impl Snapshot {
 
     pub fn namespace_of(&self, socket: &Socket) -> &Namespace {
         &self.namespaces[socket.netns]
+    }
+
+    /// The namespaces whose sockets are in the snapshot (all of them
+    /// unless `--netns` picked one).
+    pub fn scanned_namespaces(&self) -> impl Iterator<Item = (usize, &Namespace)> {
+        self.namespaces
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| !n.filtered_out)
     }
 
     pub fn counts(&self) -> Counts {
