@@ -25,35 +25,124 @@ pub enum Wanted {
     Inodes(HashSet<u64>),
 }
 
-impl Wanted {
-    fn wants(&self, inode: u64) -> bool {
-        match self {
-            Wanted::All => true,
-            Wanted::Inodes(set) => set.contains(&inode),
+/// Every socket inode held by a process, and which process: the raw
+/// result of the fd walk. Built without knowing which sockets matter, so
+/// that the walk can run while the tables are being read.
+#[derive(Debug, Default)]
+pub struct SocketIndex {
+    pid_of: HashMap<u64, i32>,
+    /// Some fd directories could not be read (another user's, without root).
+    pub denied: bool,
+}
+
+impl SocketIndex {
+    /// Walks `proc_root/[pid]/fd`. Processes that exit during the walk are
+    /// skipped; the first holder of a shared socket is kept.
+    pub fn build(proc_root: &Path) -> SocketIndex {
+        let mut index = SocketIndex::default();
+        let Ok(dir) = std::fs::read_dir(proc_root) else {
+            return index;
+        };
+        for d in dir.flatten() {
+            let name = d.file_name();
+            let Some(pid) = name.to_str().and_then(|s| s.parse::<i32>().ok()) else {
+                continue;
+            };
+            let fd_dir = match openat(
+                CWD,
+                d.path().join("fd"),
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            ) {
+                Ok(fd) => fd,
+                Err(e) => {
+                    index.denied |= e == rustix::io::Errno::ACCESS;
+                    continue;
+                }
+            };
+            let Ok(mut entries) = Dir::read_from(&fd_dir) else {
+                continue;
+            };
+            while let Some(Ok(entry)) = entries.read() {
+                let fd_name = entry.file_name();
+                if fd_name.to_bytes().first() == Some(&b'.') {
+                    continue;
+                }
+                // Following the link lands on the socket's own inode in sockfs.
+                let Ok(st) = statat(&fd_dir, fd_name, AtFlags::empty()) else {
+                    continue;
+                };
+                if FileType::from_raw_mode(st.st_mode) == FileType::Socket {
+                    index.pid_of.entry(st.st_ino).or_insert(pid);
+                }
+            }
         }
+        index
     }
 
-    fn count(&self) -> Option<usize> {
-        match self {
-            Wanted::All => None,
-            Wanted::Inodes(set) => Some(set.len()),
-        }
+    pub fn pid_of(&self, inode: u64) -> Option<i32> {
+        self.pid_of.get(&inode).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.pid_of.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pid_of.is_empty()
     }
 }
 
-/// The owners found by one walk.
+/// The owners of the wanted sockets, with their process details.
 #[derive(Debug, Default)]
 pub struct OwnerMap {
-    /// Socket inode -> index into `processes`.
-    by_inode: HashMap<u64, usize>,
-    processes: Vec<Arc<ProcessInfo>>,
+    by_inode: HashMap<u64, Arc<ProcessInfo>>,
     /// Some fd directories could not be read (another user's, without root).
     pub denied: bool,
 }
 
 impl OwnerMap {
+    /// Looks up the wanted inodes in `index`, reading each holding
+    /// process's details once.
+    pub fn resolve(
+        index: &SocketIndex,
+        proc_root: &Path,
+        wanted: &Wanted,
+        users: &mut UserNames,
+    ) -> OwnerMap {
+        let mut map = OwnerMap {
+            denied: index.denied,
+            ..OwnerMap::default()
+        };
+        let mut processes: HashMap<i32, Arc<ProcessInfo>> = HashMap::new();
+        let mut add = |inode: u64, pid: i32, map: &mut OwnerMap| {
+            let info = processes
+                .entry(pid)
+                .or_insert_with(|| {
+                    Arc::new(process_info(&proc_root.join(pid.to_string()), pid, users))
+                })
+                .clone();
+            map.by_inode.insert(inode, info);
+        };
+        match wanted {
+            Wanted::All => {
+                for (&inode, &pid) in &index.pid_of {
+                    add(inode, pid, &mut map);
+                }
+            }
+            Wanted::Inodes(set) => {
+                for &inode in set {
+                    if let Some(pid) = index.pid_of(inode) {
+                        add(inode, pid, &mut map);
+                    }
+                }
+            }
+        }
+        map
+    }
+
     pub fn get(&self, inode: u64) -> Option<&Arc<ProcessInfo>> {
-        self.by_inode.get(&inode).map(|&i| &self.processes[i])
+        self.by_inode.get(&inode)
     }
 
     /// Why `inode`, held by user `uid`, has no owner in this map.
@@ -76,72 +165,9 @@ impl OwnerMap {
     }
 }
 
-/// Walks `proc_root/[pid]/fd` and maps the wanted socket inodes to their
-/// processes. Processes that exit during the walk are skipped.
+/// Finds the owners of the wanted sockets in one go (walk, then resolve).
 pub fn find_owners(proc_root: &Path, wanted: &Wanted, users: &mut UserNames) -> OwnerMap {
-    let mut map = OwnerMap::default();
-    if wanted.count() == Some(0) {
-        return map;
-    }
-    let Ok(dir) = std::fs::read_dir(proc_root) else {
-        return map;
-    };
-    let mut remaining = wanted.count();
-    for d in dir.flatten() {
-        let name = d.file_name();
-        let Some(pid) = name.to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        let pid_dir = d.path();
-        let fd_dir = match openat(
-            CWD,
-            pid_dir.join("fd"),
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        ) {
-            Ok(fd) => fd,
-            Err(e) => {
-                if e == rustix::io::Errno::ACCESS {
-                    map.denied = true;
-                }
-                continue;
-            }
-        };
-        let Ok(mut entries) = Dir::read_from(&fd_dir) else {
-            continue;
-        };
-        let mut proc_index = None;
-        while let Some(Ok(entry)) = entries.read() {
-            let fd_name = entry.file_name();
-            if fd_name.to_bytes().first() == Some(&b'.') {
-                continue;
-            }
-            // Following the link lands on the socket's own inode in sockfs.
-            let Ok(st) = statat(&fd_dir, fd_name, AtFlags::empty()) else {
-                continue;
-            };
-            if FileType::from_raw_mode(st.st_mode) != FileType::Socket {
-                continue;
-            }
-            let inode = st.st_ino;
-            if !wanted.wants(inode) || map.by_inode.contains_key(&inode) {
-                continue;
-            }
-            let idx = *proc_index.get_or_insert_with(|| {
-                map.processes
-                    .push(Arc::new(process_info(&pid_dir, pid, users)));
-                map.processes.len() - 1
-            });
-            map.by_inode.insert(inode, idx);
-            if let Some(n) = remaining.as_mut() {
-                *n -= 1;
-                if *n == 0 {
-                    return map;
-                }
-            }
-        }
-    }
-    map
+    OwnerMap::resolve(&SocketIndex::build(proc_root), proc_root, wanted, users)
 }
 
 /// Name, command line and user of a process. Read only for processes that

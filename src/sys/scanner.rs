@@ -11,13 +11,17 @@
 //!    by one helper thread that joins each in turn ([`super::nsjoin`]), cached for
 //!    [`POLICY_MAX_AGE`] so that most refreshes start no thread; the same
 //!    visit opens the namespace's `sock_diag` socket, kept between refreshes;
-//! 4. tables: each namespace's sockets once, through that socket, and only
-//!    what its `sockstat` says is there ([`super::diag`]); through
+//! 4. tables: the own namespace's from `/proc/net/tcp{,6}` through procfs;
+//!    every other namespace's once, through its `sock_diag` socket, and only
+//!    what its `sockstat` says is there ([`super::diag`]), because listing
+//!    connections through `/proc` walks the kernel's connection hash, which
+//!    all namespaces share, once per file (about 4 ms each here, 50
+//!    namespaces made a refresh 50x slower); through
 //!    `/proc/PID/net/tcp{,6}` of one of its processes when `sock_diag` is
 //!    not available;
-//! 5. classification against each socket's own namespace's policy, and one
-//!    owners walk over `/proc/PID/fd` for all namespaces (a socket inode is
-//!    unique on the host).
+//! 5. meanwhile, on another thread, one owners walk over `/proc/PID/fd`
+//!    for all namespaces (a socket inode is unique on the host);
+//! 6. classification against each socket's own namespace's policy.
 //!
 //! With a fixture tree as `proc_root` nothing is joined and no netlink is
 //! used: tables come from `<root>/net/` and `<root>/<pid>/net/`, and every
@@ -36,7 +40,7 @@ use super::netns::{
     process_label, tcp_file_inode,
 };
 use super::nsjoin::{Inside, JoinJob, JoinResult, read_inside};
-use super::owners::{OwnerMap, UserNames, Wanted, find_owners, program_name};
+use super::owners::{OwnerMap, SocketIndex, UserNames, Wanted, program_name};
 use super::procnet::{NetFiles, read_policy, read_tcp_table};
 use crate::core::ports::PortPolicy;
 use crate::core::snapshot::{Namespace, Owner, ScanError, Snapshot, Socket, UnknownOwner};
@@ -167,6 +171,34 @@ impl Scanner {
 
     pub fn scan(&mut self) -> Result<Snapshot, ScanFailure> {
         let started = Instant::now();
+        let root = self.options.proc_root.clone();
+        // The fd walk is the other big cost on a busy host, and needs nothing
+        // from the tables: it runs beside them, on another core.
+        let (snapshot, index) = std::thread::scope(|s| {
+            let walker = s.spawn(|| SocketIndex::build(&root));
+            let snapshot = self.scan_without_owners();
+            (snapshot, walker.join().unwrap_or_default())
+        });
+        let mut snapshot = snapshot?;
+        let wanted = match self.options.owners {
+            OwnerScope::All => Wanted::All,
+            OwnerScope::Findings => Wanted::Inodes(
+                snapshot
+                    .sockets
+                    .iter()
+                    .filter(|s| s.finding.is_some() && s.entry.inode != 0)
+                    .map(|s| s.entry.inode)
+                    .collect::<HashSet<u64>>(),
+            ),
+        };
+        let owners = OwnerMap::resolve(&index, &root, &wanted, &mut self.users);
+        self.attach_owners(&mut snapshot.sockets, &owners);
+        snapshot.scan_micros = started.elapsed().as_micros() as u64;
+        Ok(snapshot)
+    }
+
+    /// Everything but the owners: namespaces, policies, tables, findings.
+    fn scan_without_owners(&mut self) -> Result<Snapshot, ScanFailure> {
         let taken_at = Local::now();
         let root = self.options.proc_root.clone();
         let live = is_live_proc(&root);
@@ -219,18 +251,10 @@ impl Scanner {
             self.select(&root, &mut cands, &wanted)?;
         }
 
-        // Policies and sock_diag sockets: the own namespace's directly,
-        // the others' from the cache, or by joining them.
+        // Policies and sock_diag sockets: the own namespace's policy
+        // directly (its tables come from /proc, see `live_tables`), the
+        // others' from the cache, or by joining them.
         let own_policy = read_policy(&own_files, &mut errors);
-        if live && self.diag_usable && !self.diag.contains_key(&own_id) {
-            match DiagSocket::open() {
-                Ok(d) => {
-                    self.diag.insert(own_id, d);
-                }
-                // No sock_diag here (not built, or filtered): /proc it is.
-                Err(_) => self.diag_usable = false,
-            }
-        }
         let now = Instant::now();
         let planned = if live {
             self.plan_joins(&root, &cands, now)
@@ -311,7 +335,7 @@ impl Scanner {
         // Closing them lets namespaces that are gone be freed.
         self.diag.retain(|id, _| seen.contains(id));
 
-        let mut sockets: Vec<Socket> = entries
+        let sockets: Vec<Socket> = entries
             .into_iter()
             .map(|(netns, entry)| Socket {
                 finding: classify(&entry, &namespaces[netns].policy),
@@ -322,22 +346,9 @@ impl Scanner {
             })
             .collect();
 
-        let wanted = match self.options.owners {
-            OwnerScope::All => Wanted::All,
-            OwnerScope::Findings => Wanted::Inodes(
-                sockets
-                    .iter()
-                    .filter(|s| s.finding.is_some() && s.entry.inode != 0)
-                    .map(|s| s.entry.inode)
-                    .collect::<HashSet<u64>>(),
-            ),
-        };
-        let owners = find_owners(&root, &wanted, &mut self.users);
-        self.attach_owners(&mut sockets, &owners);
-
         Ok(Snapshot {
             taken_at,
-            scan_micros: started.elapsed().as_micros() as u64,
+            scan_micros: 0,
             namespaces,
             sockets,
             errors,
@@ -458,6 +469,20 @@ impl Scanner {
         inside_tables: Option<Vec<SocketEntry>>,
         errors: &mut Vec<ScanError>,
     ) -> Option<Vec<SocketEntry>> {
+        if c.is_own {
+            // The own namespace is read as the kernel lists it, both files,
+            // every refresh: the one a user compares with `cat
+            // /proc/net/tcp`, and on a host the biggest, where netlink
+            // would save no walk.
+            return read_tables(
+                &NetFiles {
+                    net_dir: net_dir?,
+                    sysctl_dir: PathBuf::new(),
+                },
+                BOTH,
+                errors,
+            );
+        }
         let families = net_dir.as_deref().map_or(BOTH, expect_in);
         if let Some(diag) = self.diag.get_mut(&c.id) {
             let mut rows = Vec::new();
@@ -474,16 +499,6 @@ impl Scanner {
         }
         if inside_tables.is_some() {
             return inside_tables;
-        }
-        if c.is_own {
-            return read_tables(
-                &NetFiles {
-                    net_dir: net_dir?,
-                    sysctl_dir: PathBuf::new(),
-                },
-                families,
-                errors,
-            );
         }
         if c.pids.is_empty() {
             errors.push(ScanError::new(
