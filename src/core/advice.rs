@@ -26,6 +26,28 @@ pub struct Advice {
     pub fixes: Vec<Fix>,
 }
 
+/// The fix that reserves `port` in namespace `ns`: run inside it (through
+/// `ip netns exec` or `nsenter`) when it is not the tool's own, and
+/// persisted with the container's or namespace's own configuration, since
+/// the host's `/etc/sysctl.d` does not reach it.
+pub fn reserve_fix_in(ns: &Namespace, port: u16) -> Fix {
+    let Some(prefix) = ns.enter_prefix() else {
+        return reserve_fix(&ns.policy, port);
+    };
+    let mut fix = reserve_fix(&ns.policy, port);
+    let value = ns.policy.reserved.with_port(port).to_sysctl_value();
+    fix.title = format!("{} (in network namespace {})", fix.title, ns.name);
+    fix.commands = vec![format!(
+        "{prefix} sysctl -w net.ipv4.ip_local_reserved_ports={value}"
+    )];
+    fix.note = Some(format!(
+        "Lasts until the namespace goes: persist it where the namespace is made, e.g. \
+         `docker run --sysctl net.ipv4.ip_local_reserved_ports={value}`, a pod's \
+         securityContext.sysctls, or the script that runs `ip netns add`."
+    ));
+    fix
+}
+
 /// The fix that reserves `port` while keeping the ports already reserved.
 pub fn reserve_fix(policy: &PortPolicy, port: u16) -> Fix {
     let value = policy.reserved.with_port(port).to_sysctl_value();
@@ -116,7 +138,7 @@ pub fn advise(socket: &Socket, ns: &Namespace) -> Advice {
             let mut fixes = vec![guard_fix()];
             if policy.is_ephemeral(port) {
                 fixes.push(move_fix(policy, port));
-                fixes.push(reserve_fix(policy, port));
+                fixes.push(reserve_fix_in(ns, port));
             }
             Advice {
                 what: format!("A self-connected socket ({}), port {port}.", e.state),
@@ -156,7 +178,7 @@ pub fn advise(socket: &Socket, ns: &Namespace) -> Advice {
                 why,
                 fixes: vec![
                     move_fix(policy, port),
-                    reserve_fix(policy, port),
+                    reserve_fix_in(ns, port),
                     guard_fix(),
                 ],
             }
@@ -234,6 +256,37 @@ mod tests {
         assert!(cmds.iter().any(|c| c.contains(SYSCTL_DROP_IN)));
         assert!(a.why.iter().any(|w| w.contains("Risk high")));
         assert!(a.why.iter().any(|w| w.contains("run as root")));
+    }
+
+    #[test]
+    fn another_namespace_gets_the_fix_run_inside_it() {
+        let n = Namespace {
+            id: 2,
+            name: "blue".into(),
+            is_own: false,
+            is_host: false,
+            ip_netns: Some("blue".into()),
+            ..ns("80")
+        };
+        let s = socket("0.0.0.0:44600", "0.0.0.0:0", TcpState::Listen, &n);
+        let a = advise(&s, &n);
+        let fix = a
+            .fixes
+            .iter()
+            .find(|f| f.title.starts_with("Reserve"))
+            .unwrap();
+        assert_eq!(
+            fix.commands,
+            vec!["ip netns exec blue sysctl -w net.ipv4.ip_local_reserved_ports=80,44600"]
+        );
+        assert!(fix.note.as_deref().unwrap().contains("docker run --sysctl"));
+        let pid_only = Namespace {
+            ip_netns: None,
+            pid: Some(4242),
+            ..n.clone()
+        };
+        let fix = reserve_fix_in(&pid_only, 44600);
+        assert!(fix.commands[0].starts_with("nsenter -t 4242 -n sysctl -w"));
     }
 
     #[test]
