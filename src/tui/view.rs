@@ -1,0 +1,382 @@
+//! Which sockets the table lists, in which order: filtered and sorted once
+//! per snapshot or per key, never per frame. The view holds indices into
+//! the snapshot, so nothing is cloned.
+
+use std::cmp::Ordering;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+
+use crate::core::ports::Risk;
+use crate::core::snapshot::{Owner, Snapshot, Socket};
+use crate::core::socket::FindingKind;
+
+/// The table's columns, in display order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Column {
+    Finding,
+    Family,
+    Local,
+    Remote,
+    State,
+    Pid,
+    Process,
+    User,
+    Netns,
+}
+
+impl Column {
+    pub const ALL: [Column; 9] = [
+        Column::Finding,
+        Column::Family,
+        Column::Local,
+        Column::Remote,
+        Column::State,
+        Column::Pid,
+        Column::Process,
+        Column::User,
+        Column::Netns,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Column::Finding => "FINDING",
+            Column::Family => "FAM",
+            Column::Local => "LOCAL",
+            Column::Remote => "REMOTE",
+            Column::State => "STATE",
+            Column::Pid => "PID",
+            Column::Process => "PROCESS",
+            Column::User => "USER",
+            Column::Netns => "NETNS",
+        }
+    }
+
+    /// The column `s` sorts by after this one.
+    pub fn next(self) -> Column {
+        let i = Column::ALL.iter().position(|&c| c == self).unwrap_or(0);
+        Column::ALL[(i + 1) % Column::ALL.len()]
+    }
+}
+
+/// The sort: a column in its natural order (findings: most urgent first;
+/// others ascending), or reversed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort {
+    pub column: Column,
+    pub reversed: bool,
+}
+
+impl Default for Sort {
+    fn default() -> Self {
+        Sort {
+            column: Column::Finding,
+            reversed: false,
+        }
+    }
+}
+
+impl Sort {
+    /// `▼` when the column's first row is its "largest" (findings: most urgent).
+    pub fn arrow(&self) -> &'static str {
+        let natural_desc = self.column == Column::Finding;
+        if natural_desc != self.reversed {
+            "▼"
+        } else {
+            "▲"
+        }
+    }
+}
+
+/// The finding column's text.
+pub fn finding_label(s: &Socket) -> &'static str {
+    match s.finding.map(|f| (f.kind, f.risk)) {
+        Some((FindingKind::SelfConnect, _)) => "SELF-CONNECT",
+        Some((_, Some(Risk::High))) => "high",
+        Some(_) => "medium",
+        None => "",
+    }
+}
+
+/// The process column's text: the name, or why it is unknown.
+pub fn process_label(owner: &Owner) -> &str {
+    match owner {
+        Owner::Process(p) => &p.name,
+        Owner::Unknown(why) => why.short(),
+    }
+}
+
+/// The text of one cell.
+pub fn cell_text(snap: &Snapshot, s: &Socket, c: Column) -> String {
+    match c {
+        Column::Finding => finding_label(s).to_string(),
+        Column::Family => match s.entry.family {
+            crate::core::socket::Family::Ipv4 => "v4".into(),
+            crate::core::socket::Family::Ipv6 => "v6".into(),
+        },
+        Column::Local => s.entry.local.to_string(),
+        Column::Remote => s.entry.remote.to_string(),
+        Column::State => s.entry.state.as_str().to_string(),
+        Column::Pid => s
+            .owner
+            .process()
+            .map(|p| p.pid.to_string())
+            .unwrap_or_else(|| "-".into()),
+        Column::Process => process_label(&s.owner).to_string(),
+        Column::User => s.user.clone(),
+        Column::Netns => snap.namespace_of(s).name.clone(),
+    }
+}
+
+/// A socket's identity across snapshots, to keep the selection on it.
+/// A self-connect's state changes (ESTABLISHED, then TIME_WAIT), so the
+/// state is not part of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SocketKey {
+    pub ns: u64,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+}
+
+impl SocketKey {
+    pub fn of(snap: &Snapshot, s: &Socket) -> SocketKey {
+        SocketKey {
+            ns: snap.namespace_of(s).id,
+            local: s.entry.local,
+            remote: s.entry.remote,
+        }
+    }
+}
+
+/// The filter: whitespace-separated words, all of which must occur
+/// (case-insensitively) in a socket's port, addresses, state, process,
+/// pid, user, namespace or finding.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    text: String,
+    terms: Vec<String>,
+}
+
+impl Filter {
+    pub fn new(text: &str) -> Filter {
+        Filter {
+            text: text.to_string(),
+            terms: text.split_whitespace().map(str::to_lowercase).collect(),
+        }
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn is_active(&self) -> bool {
+        !self.terms.is_empty()
+    }
+
+    /// Whether `s` matches; `buf` is reused between calls to avoid an
+    /// allocation per socket.
+    pub fn matches(&self, snap: &Snapshot, s: &Socket, buf: &mut String) -> bool {
+        if self.terms.is_empty() {
+            return true;
+        }
+        buf.clear();
+        let e = &s.entry;
+        let _ = write!(
+            buf,
+            "{} {} {} {} {} {} {} {}",
+            finding_label(s),
+            if s.finding.is_some() { "finding" } else { "" },
+            e.family.as_str(),
+            e.local,
+            e.remote,
+            e.state.as_str(),
+            s.user,
+            snap.namespace_of(s).name,
+        );
+        if let Owner::Process(p) = &s.owner {
+            let _ = write!(buf, " {} {}", p.pid, p.name);
+        } else {
+            let _ = write!(buf, " {}", process_label(&s.owner));
+        }
+        buf.make_ascii_lowercase();
+        self.terms.iter().all(|t| buf.contains(t.as_str()))
+    }
+}
+
+fn ip_key(a: &SocketAddr) -> (u8, std::net::IpAddr) {
+    (if a.is_ipv4() { 0 } else { 1 }, a.ip())
+}
+
+/// The order of the findings column, also the tie-break of every other
+/// column: most urgent first, then by port, family and addresses.
+fn urgency_order(a: &Socket, b: &Socket) -> Ordering {
+    let sev = |s: &Socket| s.finding.map_or(0, |f| f.severity());
+    sev(b)
+        .cmp(&sev(a))
+        .then(a.entry.local.port().cmp(&b.entry.local.port()))
+        .then(a.entry.family.cmp(&b.entry.family))
+        .then(ip_key(&a.entry.local).cmp(&ip_key(&b.entry.local)))
+        .then(a.entry.remote.port().cmp(&b.entry.remote.port()))
+        .then(ip_key(&a.entry.remote).cmp(&ip_key(&b.entry.remote)))
+        .then(a.entry.state.as_str().cmp(b.entry.state.as_str()))
+        .then(a.netns.cmp(&b.netns))
+}
+
+fn column_order(snap: &Snapshot, c: Column, a: &Socket, b: &Socket) -> Ordering {
+    match c {
+        Column::Finding => Ordering::Equal,
+        Column::Family => a.entry.family.cmp(&b.entry.family),
+        Column::Local => (a.entry.local.port(), ip_key(&a.entry.local))
+            .cmp(&(b.entry.local.port(), ip_key(&b.entry.local))),
+        Column::Remote => (a.entry.remote.port(), ip_key(&a.entry.remote))
+            .cmp(&(b.entry.remote.port(), ip_key(&b.entry.remote))),
+        Column::State => a.entry.state.as_str().cmp(b.entry.state.as_str()),
+        // Known pids first, ascending; unknown owners after.
+        Column::Pid => {
+            let pid = |s: &Socket| s.owner.process().map_or(i64::MAX, |p| i64::from(p.pid));
+            pid(a).cmp(&pid(b))
+        }
+        Column::Process => process_label(&a.owner).cmp(process_label(&b.owner)),
+        Column::User => a.user.cmp(&b.user),
+        Column::Netns => snap.namespace_of(a).name.cmp(&snap.namespace_of(b).name),
+    }
+}
+
+/// The rows of the table and the selection within them.
+#[derive(Debug, Clone, Default)]
+pub struct TableView {
+    /// Indices into the snapshot's sockets, in display order.
+    pub rows: Vec<u32>,
+    /// Index into `rows`.
+    pub selected: usize,
+    /// The first row on screen.
+    pub offset: usize,
+    /// The selected socket, to find it again in the next snapshot.
+    pub selected_key: Option<SocketKey>,
+    /// How many sockets the view chose from (findings, or all).
+    pub candidates: usize,
+}
+
+impl TableView {
+    /// Recomputes the rows for a snapshot, filter and sort, keeping the
+    /// selection on the same socket when it is still there.
+    pub fn rebuild(&mut self, snap: &Snapshot, all: bool, filter: &Filter, sort: Sort) {
+        let mut buf = String::with_capacity(160);
+        let mut candidates = 0;
+        let mut rows: Vec<u32> = Vec::with_capacity(if all { snap.sockets.len() } else { 64 });
+        for (i, s) in snap.sockets.iter().enumerate() {
+            if !all && s.finding.is_none() {
+                continue;
+            }
+            candidates += 1;
+            if filter.matches(snap, s, &mut buf) {
+                rows.push(i as u32);
+            }
+        }
+        let sockets = &snap.sockets;
+        rows.sort_unstable_by(|&a, &b| {
+            let (a, b) = (&sockets[a as usize], &sockets[b as usize]);
+            let primary = column_order(snap, sort.column, a, b);
+            let primary = if sort.column == Column::Finding {
+                urgency_order(a, b)
+            } else {
+                primary
+            };
+            let primary = if sort.reversed {
+                primary.reverse()
+            } else {
+                primary
+            };
+            primary.then_with(|| urgency_order(a, b))
+        });
+        self.rows = rows;
+        self.candidates = candidates;
+        let found = self.selected_key.and_then(|k| {
+            self.rows
+                .iter()
+                .position(|&i| SocketKey::of(snap, &sockets[i as usize]) == k)
+        });
+        match found {
+            Some(pos) => self.selected = pos,
+            None => {
+                self.selected = self.selected.min(self.rows.len().saturating_sub(1));
+            }
+        }
+        self.remember(snap);
+    }
+
+    fn remember(&mut self, snap: &Snapshot) {
+        self.selected_key = self
+            .rows
+            .get(self.selected)
+            .map(|&i| SocketKey::of(snap, &snap.sockets[i as usize]));
+    }
+
+    /// Moves the selection by `delta` rows (clamped).
+    pub fn move_by(&mut self, snap: &Snapshot, delta: isize) {
+        if self.rows.is_empty() {
+            return;
+        }
+        let last = self.rows.len() - 1;
+        self.selected = self.selected.saturating_add_signed(delta).min(last);
+        self.remember(snap);
+    }
+
+    pub fn select(&mut self, snap: &Snapshot, index: usize) {
+        if self.rows.is_empty() {
+            return;
+        }
+        self.selected = index.min(self.rows.len() - 1);
+        self.remember(snap);
+    }
+
+    /// Adjusts `offset` so that the selection is on screen with `height` rows.
+    pub fn scroll_into_view(&mut self, height: usize) {
+        self.offset = visible_offset(self.offset, self.selected, self.rows.len(), height);
+    }
+
+    pub fn selected_socket<'a>(&self, snap: &'a Snapshot) -> Option<&'a Socket> {
+        self.rows
+            .get(self.selected)
+            .map(|&i| &snap.sockets[i as usize])
+    }
+}
+
+/// The first row to show so that `selected` is visible, moving as little
+/// as possible from `offset`, and never leaving empty rows at the end.
+pub fn visible_offset(offset: usize, selected: usize, len: usize, height: usize) -> usize {
+    if height == 0 || len == 0 {
+        return 0;
+    }
+    let mut off = offset.min(len.saturating_sub(height));
+    if selected < off {
+        off = selected;
+    } else if selected >= off + height {
+        off = selected + 1 - height;
+    }
+    off
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_follow_the_selection() {
+        assert_eq!(visible_offset(0, 0, 100, 10), 0);
+        assert_eq!(visible_offset(0, 9, 100, 10), 0);
+        assert_eq!(visible_offset(0, 10, 100, 10), 1);
+        assert_eq!(visible_offset(50, 40, 100, 10), 40);
+        assert_eq!(visible_offset(95, 99, 100, 10), 90);
+        assert_eq!(visible_offset(5, 2, 3, 10), 0);
+        assert_eq!(visible_offset(5, 2, 3, 0), 0);
+    }
+
+    #[test]
+    fn sort_columns_cycle_through_all() {
+        let mut c = Column::Finding;
+        for _ in 0..Column::ALL.len() {
+            c = c.next();
+        }
+        assert_eq!(c, Column::Finding);
+    }
+}
