@@ -10,9 +10,12 @@ use ratatui::layout::Rect;
 use super::pane::PaneId;
 use super::theme::Theme;
 use super::tracker::Tracker;
-use super::view::{Filter, Sort, TableView};
+use super::view::{Filter, SearchIndex, Sort, TableView};
 use crate::core::snapshot::{Counts, Namespace, Snapshot, Socket};
 use crate::sys::scanner::ScanFailure;
+
+/// From this many sockets a filter searches prepared texts.
+const SEARCH_INDEX_FROM: usize = 2000;
 
 /// A change to the state, asked for by a pane or a global key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +79,8 @@ pub struct App {
     pub tracker: Tracker,
     pub view: TableView,
     view_dirty: bool,
+    /// The snapshot's search texts, built when a filter is first used on it.
+    search: Option<SearchIndex>,
     pub show_all: bool,
     pub filter: Filter,
     /// Some while the filter is being typed.
@@ -110,6 +115,7 @@ impl App {
             tracker: Tracker::new(),
             view: TableView::default(),
             view_dirty: false,
+            search: None,
             show_all: false,
             filter: Filter::default(),
             filter_input: None,
@@ -155,6 +161,7 @@ impl App {
     fn show(&mut self, snap: Snapshot) {
         self.counts = Some(snap.counts());
         self.snapshot = Some(snap);
+        self.search = None;
         self.view_dirty = true;
     }
 
@@ -170,9 +177,21 @@ impl App {
     fn rebuild_view(&mut self) {
         self.view_dirty = false;
         match &self.snapshot {
-            Some(snap) => self
-                .view
-                .rebuild(snap, self.show_all, &self.filter, self.sort),
+            Some(snap) => {
+                if self.filter.is_active()
+                    && self.search.is_none()
+                    && snap.sockets.len() >= SEARCH_INDEX_FROM
+                {
+                    self.search = Some(SearchIndex::build(snap));
+                }
+                self.view.rebuild(
+                    snap,
+                    self.show_all,
+                    &self.filter,
+                    self.sort,
+                    self.search.as_ref(),
+                )
+            }
             None => self.view = TableView::default(),
         }
         self.view.scroll_into_view(self.table_rows);
@@ -186,9 +205,17 @@ impl App {
 
     pub fn set_filter(&mut self, text: &str) {
         let f = Filter::new(text);
-        if f != self.filter {
-            self.filter = f;
-            self.rebuild_view();
+        if f == self.filter {
+            return;
+        }
+        let narrower = self.filter.is_active() && text.starts_with(self.filter.text());
+        self.filter = f;
+        match &self.snapshot {
+            Some(snap) if narrower && !self.view_dirty => {
+                self.view.refine(snap, &self.filter, self.search.as_ref());
+                self.view.scroll_into_view(self.table_rows);
+            }
+            _ => self.rebuild_view(),
         }
     }
 

@@ -109,6 +109,8 @@ impl Dashboard {
 
     pub fn on_scan(&mut self, scan: ScanResult) {
         self.app.on_scan(scan);
+        self.app.refresh_view();
+        self.relayout();
     }
 
     fn apply(&mut self, effect: Option<Effect>) -> bool {
