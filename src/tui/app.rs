@@ -208,11 +208,16 @@ impl App {
         if f == self.filter {
             return;
         }
-        let narrower = self.filter.is_active() && text.starts_with(self.filter.text());
         self.filter = f;
         match &self.snapshot {
-            Some(snap) if narrower && !self.view_dirty => {
-                self.view.refine(snap, &self.filter, self.search.as_ref());
+            Some(snap) if !self.view_dirty => {
+                if self.filter.is_active()
+                    && self.search.is_none()
+                    && snap.sockets.len() >= SEARCH_INDEX_FROM
+                {
+                    self.search = Some(SearchIndex::build(snap));
+                }
+                self.view.refilter(snap, &self.filter, self.search.as_ref());
                 self.view.scroll_into_view(self.table_rows);
             }
             _ => self.rebuild_view(),

@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use chrono::{Local, Timelike};
 
-use crate::sys::scanner::{OwnerScope, ScanOptions};
+use crate::sys::scanner::ScanOptions;
 use dashboard::Dashboard;
 use event::{Event, SignalThread};
 use theme::Theme;
@@ -86,7 +86,7 @@ pub fn run(config: Config) -> ExitCode {
     let started = ScanWorker::spawn(
         ScanOptions {
             proc_root: config.proc_root,
-            owners: OwnerScope::All,
+            owners: worker::owner_scope(false),
         },
         config.interval,
         tx.clone(),
@@ -104,7 +104,7 @@ pub fn run(config: Config) -> ExitCode {
     // A test hook: proves that a panic restores the terminal.
     let panic_test = std::env::var_os("SELFCONN_TUI_TEST_PANIC").is_some();
 
-    let exit = event_loop(&mut terminal, &mut dash, &rx, panic_test);
+    let exit = event_loop(&mut terminal, &mut dash, &rx, &worker, panic_test);
 
     stop_input.store(true, Ordering::Relaxed);
     worker.stop();
@@ -126,9 +126,11 @@ fn event_loop(
     terminal: &mut terminal::Term,
     dash: &mut Dashboard,
     rx: &mpsc::Receiver<Event>,
+    worker: &ScanWorker,
     panic_test: bool,
 ) -> Exit {
     let mut redraw = true;
+    let mut all_owners = false;
     loop {
         if terminal::panicked() || !terminal::is_active() {
             return Exit::Panicked;
@@ -179,6 +181,10 @@ fn event_loop(
             if dash.app.quit {
                 return Exit::Quit;
             }
+        }
+        if dash.app.show_all != all_owners {
+            all_owners = dash.app.show_all;
+            worker.send(worker::Control::Owners(worker::owner_scope(all_owners)));
         }
     }
 }

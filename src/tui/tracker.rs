@@ -150,10 +150,10 @@ impl LogEntry {
                     format!("seen {}–{}", hms(first_seen), hms(last_seen))
                 };
                 format!(
-                    "{}SELF-CONNECT {addr} ↔ itself ({state}), {owner}; {seen}{}{}",
+                    "{}SELF-CONNECT {addr} ↔ itself ({state}), held by {owner}; {}{seen}{}",
                     in_ns(ns),
+                    if *at_start { "present at start, " } else { "" },
                     if *present { ", still there" } else { "" },
-                    if *at_start { " (there at start)" } else { "" },
                 )
             }
             LogKind::SelfConnectGone {
@@ -163,7 +163,7 @@ impl LogEntry {
                 first_seen,
                 last_seen,
             } => format!(
-                "{}self-connect {addr} gone; it was seen {}–{} ({owner})",
+                "{}self-connect {addr} gone; it was seen {}–{}, held by {owner}",
                 in_ns(ns),
                 hms(first_seen),
                 hms(last_seen)
@@ -175,17 +175,17 @@ impl LogEntry {
                 owner,
                 at_start,
             } => format!(
-                "{}{risk}-risk listener on {addr} {}, {owner}",
+                "{}{risk}-risk listener on {addr} {}, held by {owner}",
                 in_ns(ns),
                 if *at_start {
-                    "(there at start)"
+                    "(present at start)"
                 } else {
                     "appeared"
                 }
             ),
             LogKind::ListenerGone { ns, port, owner } => format!(
-                "{}nothing listens on {port} any more ({owner} stopped): clients retrying it can \
-                 now connect to themselves",
+                "{}nothing listens on {port} any more ({owner} stopped listening): clients \
+                 retrying it can now connect to themselves",
                 in_ns(ns)
             ),
             LogKind::ListenerSafe { ns, port } => format!(
@@ -206,11 +206,15 @@ impl LogEntry {
     }
 }
 
-/// Who holds a socket, in a few words.
+/// Who holds a socket, as a noun phrase ("held by ...").
 pub fn owner_words(owner: &Owner) -> String {
+    use crate::core::snapshot::UnknownOwner as U;
     match owner {
         Owner::Process(p) => format!("pid {} {}", p.pid, p.name),
-        Owner::Unknown(why) => format!("owner {}", why.short()),
+        Owner::Unknown(U::KernelHeld) => "the kernel".into(),
+        Owner::Unknown(U::NotPermitted) => "another user's process (need root)".into(),
+        Owner::Unknown(U::NotFound) => "a process no longer visible".into(),
+        Owner::Unknown(U::NotResolved) => "an unknown process".into(),
     }
 }
 
@@ -685,8 +689,8 @@ mod tests {
             messages(&tr),
             vec![
                 "12:00:00 watching 0 sockets: 0 self-connected, 0 risky listeners",
-                "12:00:01 SELF-CONNECT 127.0.0.1:44600 ↔ itself (TIME_WAIT), pid 42 client; seen 12:00:01–12:00:02",
-                "12:00:03 self-connect 127.0.0.1:44600 gone; it was seen 12:00:01–12:00:02 (pid 42 client)",
+                "12:00:01 SELF-CONNECT 127.0.0.1:44600 ↔ itself (TIME_WAIT), held by pid 42 client; seen 12:00:01–12:00:02",
+                "12:00:03 self-connect 127.0.0.1:44600 gone; it was seen 12:00:01–12:00:02, held by pid 42 client",
             ]
         );
         assert_eq!(tr.entries()[1].level(), Level::Alert);
@@ -706,8 +710,8 @@ mod tests {
         assert_eq!(tr.observe(&s2), 0, "nothing new: the entry is updated");
         assert_eq!(
             messages(&tr)[1],
-            "12:00:05 SELF-CONNECT 127.0.0.1:44600 ↔ itself (ESTABLISHED), owner (kernel); \
-             seen 12:00:05–12:00:06, still there (there at start)"
+            "12:00:05 SELF-CONNECT 127.0.0.1:44600 ↔ itself (ESTABLISHED), held by the kernel; \
+             present at start, seen 12:00:05–12:00:06, still there"
         );
     }
 
@@ -746,12 +750,12 @@ mod tests {
         assert_eq!(m.len(), 3, "{m:#?}");
         assert_eq!(
             m[1],
-            "12:00:01 high-risk listener on 0.0.0.0:44600 appeared, pid 7 db"
+            "12:00:01 high-risk listener on 0.0.0.0:44600 appeared, held by pid 7 db"
         );
         assert_eq!(
             m[2],
-            "12:00:03 nothing listens on 44600 any more (pid 7 db stopped): clients retrying \
-             it can now connect to themselves"
+            "12:00:03 nothing listens on 44600 any more (pid 7 db stopped listening): clients \
+             retrying it can now connect to themselves"
         );
     }
 
@@ -764,7 +768,7 @@ mod tests {
         let m = messages(&tr);
         assert_eq!(
             m[1],
-            "12:00:00 medium-risk listener on 0.0.0.0:44601 (there at start), owner (kernel)"
+            "12:00:00 medium-risk listener on 0.0.0.0:44601 (present at start), held by the kernel"
         );
         assert_eq!(m[2], "12:00:01 reserved ports now 44601 (was none)");
         assert_eq!(

@@ -1,6 +1,7 @@
 //! The scan worker: scans, sends the snapshot to the main loop, waits for
 //! the interval, again. The main loop never waits for a scan. It stops
-//! when its stop channel is dropped (or the main loop's receiver is gone).
+//! when its control channel is dropped (or the main loop's receiver is
+//! gone), after the scan in progress.
 
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
@@ -9,11 +10,29 @@ use chrono::Local;
 
 use super::app::ScanResult;
 use super::event::Event;
-use crate::sys::scanner::{ScanOptions, Scanner};
+use crate::sys::scanner::{OwnerScope, ScanOptions, Scanner};
+
+/// What the main loop can ask of the worker. Dropping the worker's
+/// handle stops it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Whose owners to look up from now on; rescans at once.
+    Owners(OwnerScope),
+}
 
 pub struct ScanWorker {
-    /// Dropping it tells the worker to stop.
-    _stop: Sender<()>,
+    control: Sender<Control>,
+}
+
+/// Owners are looked up for every socket only while all sockets are
+/// listed: the walk over every process's descriptors is most of a scan's
+/// cost on a busy host, and the findings view shows only the findings'.
+pub fn owner_scope(all_sockets_shown: bool) -> OwnerScope {
+    if all_sockets_shown {
+        OwnerScope::All
+    } else {
+        OwnerScope::Findings
+    }
 }
 
 /// How long to wait after a scan that took `took`: the rest of the
@@ -29,7 +48,7 @@ impl ScanWorker {
         interval: Duration,
         tx: Sender<Event>,
     ) -> std::io::Result<ScanWorker> {
-        let (stop_tx, stop_rx) = mpsc::channel::<()>();
+        let (control, commands) = mpsc::channel::<Control>();
         std::thread::Builder::new()
             .name("selfconn-scan".into())
             .spawn(move || {
@@ -45,13 +64,19 @@ impl ScanWorker {
                     {
                         return;
                     }
-                    match stop_rx.recv_timeout(pause_after(interval, took)) {
+                    match commands.recv_timeout(pause_after(interval, took)) {
                         Err(RecvTimeoutError::Timeout) => {}
-                        Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+                        Ok(Control::Owners(scope)) => scanner.options.owners = scope,
+                        Err(RecvTimeoutError::Disconnected) => return,
                     }
                 }
             })?;
-        Ok(ScanWorker { _stop: stop_tx })
+        Ok(ScanWorker { control })
+    }
+
+    pub fn send(&self, c: Control) {
+        // A worker that already stopped has nothing left to be told.
+        let _ = self.control.send(c);
     }
 
     /// Asks the worker to stop; it finishes a scan in progress first. Not

@@ -107,7 +107,14 @@ impl SocketsPane {
         if app.show_all
             && let Some(c) = app.counts
         {
-            spans.push(Span::styled(format!(" ({} findings)", c.findings()), t.dim));
+            spans.push(Span::styled(
+                format!(
+                    " ({} finding{})",
+                    c.findings(),
+                    if c.findings() == 1 { "" } else { "s" }
+                ),
+                t.dim,
+            ));
         }
         spans
     }
