@@ -5,6 +5,7 @@ mod dashboard_fixture;
 
 use crossterm::event::{KeyCode, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use dashboard_fixture::*;
+use selfconn_tui::tui::app::Request;
 use selfconn_tui::tui::event::Event;
 use selfconn_tui::tui::pane::PaneId;
 use selfconn_tui::tui::theme::Theme;
@@ -33,6 +34,11 @@ fn findings_come_first_by_urgency_and_a_shows_everything() {
     assert_eq!(all[..4], FINDINGS);
     d.handle(ch('a'));
     assert_eq!(rows(&d), FINDINGS);
+    // The scanner is asked for every socket's owner only while they are listed.
+    assert_eq!(
+        d.app.outbox,
+        vec![Request::AllOwners(true), Request::AllOwners(false)]
+    );
 }
 
 #[test]

@@ -53,6 +53,16 @@ pub enum Motion {
     Bottom,
 }
 
+/// Work for the event loop beyond the state: messages to background
+/// threads. Effects push them to [`App::outbox`]; the loop drains it after
+/// each batch of events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// Look up the owners of every socket (true: all sockets are listed)
+    /// or only the findings'.
+    AllOwners(bool),
+}
+
 /// A scan's outcome as the worker sends it.
 #[derive(Debug)]
 pub struct ScanResult {
@@ -99,6 +109,8 @@ pub struct App {
     pub quit: bool,
     pub full_redraw: bool,
     pub scans_seen: u64,
+    /// Requests for the event loop, oldest first.
+    pub outbox: Vec<Request>,
 }
 
 impl App {
@@ -129,6 +141,7 @@ impl App {
             quit: false,
             full_redraw: false,
             scans_seen: 0,
+            outbox: Vec::new(),
         }
     }
 
@@ -265,6 +278,7 @@ impl App {
             }
             Effect::ToggleAll => {
                 self.show_all = !self.show_all;
+                self.outbox.push(Request::AllOwners(self.show_all));
                 self.rebuild_view();
             }
             Effect::SortNext => {

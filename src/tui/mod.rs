@@ -37,6 +37,7 @@ use std::time::Duration;
 use chrono::{Local, Timelike};
 
 use crate::sys::scanner::ScanOptions;
+use app::Request;
 use dashboard::Dashboard;
 use event::{Event, SignalThread};
 use theme::Theme;
@@ -130,7 +131,6 @@ fn event_loop(
     panic_test: bool,
 ) -> Exit {
     let mut redraw = true;
-    let mut all_owners = false;
     loop {
         if terminal::panicked() || !terminal::is_active() {
             return Exit::Panicked;
@@ -182,9 +182,12 @@ fn event_loop(
                 return Exit::Quit;
             }
         }
-        if dash.app.show_all != all_owners {
-            all_owners = dash.app.show_all;
-            worker.send(worker::Control::Owners(worker::owner_scope(all_owners)));
+        for request in dash.app.outbox.drain(..) {
+            match request {
+                Request::AllOwners(all) => {
+                    worker.send(worker::Control::Owners(worker::owner_scope(all)));
+                }
+            }
         }
     }
 }

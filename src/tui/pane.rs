@@ -1,11 +1,23 @@
 //! The pane component: each pane draws itself from the shared state and
 //! turns key actions into [`Effect`]s, which [`super::app::App::apply`]
-//! carries out in one place. Panes keep only their own scroll state.
+//! carries out in one place. Panes keep only their own view state
+//! (scroll positions); everything they share lives in [`App`].
 //!
-//! Adding a pane: give it a [`PaneId`], implement [`Pane`], register it in
-//! [`super::dashboard::Dashboard::new`] (its place in the Tab order), and
-//! give it a slot in [`super::layout::compute`]. New key actions go into
-//! the table in [`super::keymap`]; new state changes into [`Effect`].
+//! Adding a pane (the reproduction pane, say):
+//! 1. a [`PaneId`] variant and its title;
+//! 2. a struct implementing [`Pane`] in `panes/`, registered in
+//!    [`super::dashboard::Dashboard::new`]: its place in that list is its
+//!    place in the Tab order, and [`super::layout::compute`] puts every
+//!    pane after the sockets table in the lower row (side by side when
+//!    wide, the focused one when narrow, alone when zoomed);
+//! 3. its keys: a row in [`super::keymap::KEYMAP`] (help and footer follow)
+//!    with a new [`Action`] if needed; the pane handles it in
+//!    [`Pane::handle_key`] when focused, or give it a global meaning in
+//!    the dashboard's `global_effect` (e.g. `r` focuses the pane);
+//! 4. state changes as new [`Effect`] variants handled in `App::apply`;
+//!    work for a background thread as a [`super::app::Request`] pushed to
+//!    `App::outbox`, which the event loop forwards; results come back as
+//!    a new [`super::event::Event`] variant over the same channel.
 
 use crossterm::event::{MouseEvent, MouseEventKind};
 use ratatui::Frame;
