@@ -242,3 +242,17 @@ fn without_colour_findings_still_stand_out() {
     let plain = cell_at(&t, row_of(&t, "0.0.0.0:22 "), "0.0.0.0:22");
     assert!(plain.modifier.is_empty());
 }
+
+#[test]
+fn the_minimum_size_shows_one_pane_at_a_time() {
+    let mut d = dark();
+    let t = render(&mut d, 60, 15);
+    insta::assert_snapshot!(t.backend());
+    d.handle(key(KeyCode::Tab));
+    let t = render(&mut d, 60, 15);
+    let text = screen(&t).join("\n");
+    assert!(
+        text.contains("▶ Details"),
+        "Tab brings the next pane: {text}"
+    );
+}

@@ -78,22 +78,27 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
 
     // 1: the title bar, with the policy and the clock.
     let clock = format!(" {} ", hms(&app.now));
-    let mut title = String::from(" selfconn-tui");
+    // Narrow: the facts matter more than the program's name.
+    let narrow = width < 80;
+    let mut title = String::from(if narrow { "" } else { " selfconn-tui │" });
     match &app.snapshot {
         Some(snap) => {
             let own = snap.own_namespace();
             title.push_str(&format!(
-                " │ ephemeral {} │ reserved {}",
+                " ephemeral {} │ reserved {}",
                 own.policy.range, own.policy.reserved
             ));
             let n = snap.namespaces.len();
-            if n > 1 {
-                title.push_str(&format!(" │ {n} namespaces (policy of {})", own.name));
-            } else {
-                title.push_str(" │ 1 namespace");
+            match (n, narrow) {
+                (1, true) => title.push_str(" │ 1 netns"),
+                (1, false) => title.push_str(" │ 1 namespace"),
+                (n, true) => title.push_str(&format!(" │ {n} netns")),
+                (n, false) => {
+                    title.push_str(&format!(" │ {n} namespaces (policy of {})", own.name))
+                }
             }
         }
-        None => title.push_str(" │ TCP self-connect watch"),
+        None => title = " selfconn-tui │ TCP self-connect watch".to_string(),
     }
     let room = width.saturating_sub(clock.chars().count());
     let title = truncate_end(&title, room);
@@ -113,6 +118,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 t.value
             };
             let risky = c.high_listeners + c.medium_listeners;
+            let narrow = width < 80;
             lines.push(Line::from(vec![
                 Span::styled(format!(" {}", c.sockets), t.value),
                 Span::styled(
@@ -133,13 +139,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 ),
                 Span::styled(" · ", t.dim),
                 Span::styled(
-                    format!(
-                        "{risky} risky listener{}",
-                        if risky == 1 { "" } else { "s" }
-                    ),
+                    if narrow {
+                        format!("{risky} risky")
+                    } else {
+                        format!(
+                            "{risky} risky listener{}",
+                            if risky == 1 { "" } else { "s" }
+                        )
+                    },
                     t.value,
                 ),
-                Span::styled(" (", t.dim),
+                Span::styled(if narrow { ": " } else { " (" }, t.dim),
                 Span::styled(
                     format!("{} high", c.high_listeners),
                     if c.high_listeners > 0 { t.high } else { t.dim },
@@ -153,7 +163,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                         t.dim
                     },
                 ),
-                Span::styled(")", t.dim),
+                Span::styled(if narrow { "" } else { ")" }, t.dim),
             ]));
         }
         _ => lines.push(Line::from(Span::styled(
