@@ -10,6 +10,7 @@ use crate::commands;
 #[command(
     name = "selfconn-tui",
     version,
+    args_conflicts_with_subcommands = true,
     about = "Find TCP sockets connected to themselves, and listeners the kernel could hand out as source ports",
     long_about = "Find TCP sockets connected to themselves, and listeners the kernel could hand out as \
                   source ports.\n\nWith no subcommand, opens the live dashboard.",

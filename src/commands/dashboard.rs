@@ -1,13 +1,45 @@
 //! `selfconn-tui` with no subcommand: the live dashboard.
 
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Args;
 
-#[derive(Debug, Clone, Args)]
-pub struct DashboardArgs {}
+use crate::tui::interval::parse_interval;
+use crate::tui::theme::{Theme, ThemeName};
 
-pub fn run(_args: DashboardArgs) -> ExitCode {
-    eprintln!("selfconn-tui: the dashboard is not built yet");
-    ExitCode::from(2)
+#[derive(Debug, Clone, Args)]
+pub struct DashboardArgs {
+    /// Time between scans: 1, 0.5, 500ms, 2s, 1m (from 100ms to 1h)
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "1s",
+        value_parser = parse_interval,
+        allow_hyphen_values = true
+    )]
+    pub interval: Duration,
+    /// Colours of the dashboard (NO_COLOR=1 turns colour off and marks findings with bold and reverse video)
+    #[arg(long, value_enum, value_name = "THEME", default_value_t = ThemeName::Default)]
+    pub theme: ThemeName,
+    /// The proc filesystem to read (for tests on fixture trees)
+    #[arg(long = "proc-root", hide = true, default_value = "/proc")]
+    pub proc_root: PathBuf,
+}
+
+pub fn run(args: DashboardArgs) -> ExitCode {
+    if !std::io::stdout().is_terminal() {
+        eprintln!(
+            "selfconn-tui: the dashboard needs a terminal, and standard output is not one.\n\
+             For a report on a pipe or in a file, use `selfconn-tui scan` (or `scan --json`)."
+        );
+        return ExitCode::from(2);
+    }
+    crate::tui::run(crate::tui::Config {
+        interval: args.interval,
+        theme: Theme::pick(args.theme, Theme::no_color_env()),
+        proc_root: args.proc_root,
+    })
 }

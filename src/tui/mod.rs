@@ -1,1 +1,193 @@
-//! The dashboard.
+//! The dashboard: a full-screen view over the scanner.
+//!
+//! Threads: the scan worker ([`worker`]) and the terminal reader and the
+//! signal forwarder ([`event`]) send one [`event::Event`] enum over one
+//! channel; the main loop here handles them in batches and draws only when
+//! something changed, or once a second for the clock. The state and the
+//! drawing ([`dashboard::Dashboard`], [`app::App`], [`panes`]) know nothing
+//! of threads or the real terminal, so tests drive them directly.
+//!
+//! Modules: [`keymap`] (the key table), [`pane`] (the component trait),
+//! [`layout`], [`theme`], [`view`] (filter and sort), [`tracker`] (the
+//! event log: pure diff of consecutive snapshots), [`terminal`] (enter and
+//! restore), [`interval`] (`--interval`).
+
+pub mod app;
+pub mod dashboard;
+pub mod event;
+pub mod interval;
+pub mod keymap;
+pub mod layout;
+pub mod pane;
+pub mod panes;
+pub mod terminal;
+pub mod text;
+pub mod theme;
+pub mod tracker;
+pub mod view;
+pub mod worker;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::Duration;
+
+use chrono::{Local, Timelike};
+
+use crate::sys::scanner::ScanOptions;
+use app::Request;
+use dashboard::Dashboard;
+use event::{Event, SignalThread};
+use theme::Theme;
+use worker::ScanWorker;
+
+/// What the dashboard needs from the command line.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub interval: Duration,
+    pub theme: Theme,
+    pub proc_root: PathBuf,
+}
+
+/// Why the loop ended.
+enum Exit {
+    Quit,
+    Signal(i32),
+    Failed(String),
+    Panicked,
+}
+
+/// Runs the dashboard until `q`, Ctrl-C or a signal; the terminal is
+/// restored on every way out.
+pub fn run(config: Config) -> ExitCode {
+    let (tx, rx) = mpsc::channel::<Event>();
+    // Signals first: a SIGTERM during start-up still restores the terminal.
+    let signals = match SignalThread::spawn(tx.clone()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("selfconn-tui: cannot handle signals: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (mut terminal, guard) = match terminal::enter() {
+        Ok(t) => t,
+        Err(e) => {
+            terminal::restore();
+            eprintln!("selfconn-tui: cannot use the terminal: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut dash = Dashboard::new(config.theme, config.interval, Local::now());
+    if let Ok(size) = terminal.size() {
+        dash.handle(Event::Resize(size.width, size.height));
+    }
+    let stop_input = Arc::new(AtomicBool::new(false));
+    let started = ScanWorker::spawn(
+        ScanOptions {
+            proc_root: config.proc_root,
+            owners: worker::owner_scope(false),
+        },
+        config.interval,
+        tx.clone(),
+    )
+    .and_then(|w| event::spawn_input(tx.clone(), Arc::clone(&stop_input)).map(|_| w));
+    drop(tx);
+    let worker = match started {
+        Ok(w) => w,
+        Err(e) => {
+            drop(guard);
+            eprintln!("selfconn-tui: cannot start: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // A test hook: proves that a panic restores the terminal.
+    let panic_test = std::env::var_os("SELFCONN_TUI_TEST_PANIC").is_some();
+
+    let exit = event_loop(&mut terminal, &mut dash, &rx, &worker, panic_test);
+
+    stop_input.store(true, Ordering::Relaxed);
+    worker.stop();
+    signals.close();
+    drop(terminal);
+    drop(guard);
+    match exit {
+        Exit::Quit => ExitCode::SUCCESS,
+        Exit::Signal(sig) => ExitCode::from((128 + sig).clamp(0, 255) as u8),
+        Exit::Failed(msg) => {
+            eprintln!("selfconn-tui: {msg}");
+            ExitCode::from(1)
+        }
+        Exit::Panicked => ExitCode::from(101),
+    }
+}
+
+fn event_loop(
+    terminal: &mut terminal::Term,
+    dash: &mut Dashboard,
+    rx: &mpsc::Receiver<Event>,
+    worker: &ScanWorker,
+    panic_test: bool,
+) -> Exit {
+    let mut redraw = true;
+    loop {
+        if terminal::panicked() || !terminal::is_active() {
+            return Exit::Panicked;
+        }
+        if dash.app.full_redraw {
+            dash.app.full_redraw = false;
+            // Resizing to the same size clears the screen and forgets what
+            // was drawn, without asking the terminal for the cursor.
+            if let Ok(size) = terminal.size()
+                && let Err(e) = terminal.resize(size.into())
+            {
+                return Exit::Failed(format!("cannot draw: {e}"));
+            }
+            redraw = true;
+        }
+        if redraw {
+            dash.set_now(Local::now());
+            if let Err(e) = terminal.draw(|f| dash.draw(f)) {
+                return Exit::Failed(format!("cannot draw: {e}"));
+            }
+            redraw = false;
+            if panic_test {
+                panic!("SELFCONN_TUI_TEST_PANIC is set: panicking after the first frame");
+            }
+        }
+        // Wake up on the next second for the clock.
+        let now = Local::now();
+        let to_next_second = Duration::from_nanos(
+            1_000_000_000u64.saturating_sub(u64::from(now.nanosecond() % 1_000_000_000)),
+        );
+        let first = match rx.recv_timeout(to_next_second) {
+            Ok(ev) => ev,
+            Err(RecvTimeoutError::Timeout) => {
+                redraw = dash.tick(Local::now());
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                return Exit::Failed("the scanner and the input reader stopped".into());
+            }
+        };
+        // Everything already queued is handled before the next frame.
+        for ev in std::iter::once(first).chain(rx.try_iter()) {
+            match ev {
+                Event::Signal(sig) => return Exit::Signal(sig),
+                Event::InputGone(e) => return Exit::Failed(format!("the terminal is gone: {e}")),
+                other => redraw |= dash.handle(other),
+            }
+            if dash.app.quit {
+                return Exit::Quit;
+            }
+        }
+        for request in dash.app.outbox.drain(..) {
+            match request {
+                Request::AllOwners(all) => {
+                    worker.send(worker::Control::Owners(worker::owner_scope(all)));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! Everything the main loop reacts to arrives as one [`Event`] over one
+//! channel: keys and mouse from the input thread, snapshots from the scan
+//! worker, signals from the signal thread.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossterm::event::{self as ct, KeyEvent, MouseEvent};
+
+use super::app::ScanResult;
+
+#[derive(Debug)]
+pub enum Event {
+    Key(KeyEvent),
+    Mouse(MouseEvent),
+    Resize(u16, u16),
+    /// The terminal regained focus or pasted text: nothing to do but draw.
+    Other,
+    Scan(Box<ScanResult>),
+    /// SIGTERM, SIGHUP, SIGINT or SIGQUIT: leave cleanly.
+    Signal(i32),
+    /// The terminal cannot be read any more.
+    InputGone(String),
+}
+
+/// Reads the terminal until `stop` is set. Polls with a timeout so that it
+/// notices `stop`; a key is still delivered as soon as it arrives.
+pub fn spawn_input(tx: Sender<Event>, stop: Arc<AtomicBool>) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("selfconn-input".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                match ct::poll(Duration::from_millis(200)) {
+                    Ok(false) => continue,
+                    Ok(true) => {}
+                    Err(e) => {
+                        let _ = tx.send(Event::InputGone(e.to_string()));
+                        return;
+                    }
+                }
+                let ev = match ct::read() {
+                    Ok(ct::Event::Key(k)) => Event::Key(k),
+                    Ok(ct::Event::Mouse(m)) => Event::Mouse(m),
+                    Ok(ct::Event::Resize(w, h)) => Event::Resize(w, h),
+                    Ok(_) => Event::Other,
+                    Err(e) => {
+                        let _ = tx.send(Event::InputGone(e.to_string()));
+                        return;
+                    }
+                };
+                if tx.send(ev).is_err() {
+                    return;
+                }
+            }
+        })
+}
+
+/// Forwards termination signals to the loop, which restores the terminal
+/// and exits. A second signal of the same kind exits at once (for a loop
+/// that no longer answers).
+pub struct SignalThread {
+    handle: signal_hook::iterator::Handle,
+}
+
+impl SignalThread {
+    pub fn spawn(tx: Sender<Event>) -> std::io::Result<SignalThread> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+        let sigs = [SIGTERM, SIGHUP, SIGINT, SIGQUIT];
+        let seen = Arc::new(AtomicBool::new(false));
+        for s in sigs {
+            signal_hook::flag::register_conditional_shutdown(s, 128 + s, Arc::clone(&seen))?;
+            signal_hook::flag::register(s, Arc::clone(&seen))?;
+        }
+        let mut signals = signal_hook::iterator::Signals::new(sigs)?;
+        let handle = signals.handle();
+        std::thread::Builder::new()
+            .name("selfconn-signals".into())
+            .spawn(move || {
+                for sig in signals.forever() {
+                    if tx.send(Event::Signal(sig)).is_err() {
+                        return;
+                    }
+                }
+            })?;
+        Ok(SignalThread { handle })
+    }
+
+    pub fn close(&self) {
+        self.handle.close();
+    }
+}

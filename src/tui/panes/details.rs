@@ -1,0 +1,210 @@
+//! The details of the selected socket, in plain words: what it is, why it
+//! matters, who holds it, and the fixes that apply (from
+//! [`crate::core::advice::advise`]), with the exact commands.
+
+use std::cell::Cell;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::pane_block;
+use crate::core::advice::advise;
+use crate::tui::app::{App, Effect};
+use crate::tui::keymap::{Action, key_label};
+use crate::tui::pane::{Pane, PaneId};
+use crate::tui::text::wrap;
+use crate::tui::view::{SocketKey, finding_label};
+
+#[derive(Debug, Default)]
+pub struct DetailsPane {
+    scroll: usize,
+    /// The socket the scroll position belongs to; another selection starts at the top.
+    scrolled: Option<SocketKey>,
+    /// As of the last draw: the largest useful scroll, and the page height.
+    max_scroll: Cell<usize>,
+    page: Cell<usize>,
+}
+
+fn push_wrapped(
+    out: &mut Vec<Line<'static>>,
+    text: &str,
+    w: usize,
+    first: &str,
+    rest: &str,
+    style: Style,
+) {
+    for l in wrap(text, w, first, rest) {
+        out.push(Line::styled(l, style));
+    }
+}
+
+/// The pane's text for the current selection, wrapped to `w` columns.
+pub fn content(app: &App, w: usize) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    let mut out: Vec<Line<'static>> = Vec::new();
+    let Some((socket, ns)) = app.selected() else {
+        let range = app
+            .snapshot
+            .as_ref()
+            .map(|s| s.own_namespace().policy.range.to_string())
+            .unwrap_or_else(|| "32768-60999".into());
+        out.push(Line::styled("Nothing selected.", t.heading));
+        out.push(Line::raw(""));
+        push_wrapped(
+            &mut out,
+            &format!(
+                "A TCP client that connects to a port on its own host inside the ephemeral range \
+                 ({range}) while nothing listens there can be handed that very port as its source \
+                 port: it connects to itself (local address = remote address), reads back what it \
+                 writes, and the real service can no longer bind the port."
+            ),
+            w,
+            "",
+            "",
+            t.plain,
+        );
+        out.push(Line::raw(""));
+        push_wrapped(
+            &mut out,
+            &format!(
+                "The table lists self-connected sockets, and listeners on ports inside the range: \
+                 high risk on the parity connect() tries first, medium on the other. Select one \
+                 to see why and how to fix it; {} lists every socket.",
+                key_label(Action::ToggleAll)
+            ),
+            w,
+            "",
+            "",
+            t.dim,
+        );
+        return out;
+    };
+    let advice = advise(socket, ns);
+    let label = finding_label(socket);
+    let mut head = vec![];
+    if !label.is_empty() {
+        head.push(Span::styled(
+            format!(" {label} "),
+            t.finding(socket.finding),
+        ));
+        head.push(Span::raw(" "));
+    }
+    let head_w = crate::tui::text::width(label) + if label.is_empty() { 0 } else { 3 };
+    let what = wrap(&advice.what, w.saturating_sub(head_w), "", "");
+    head.push(Span::styled(what[0].clone(), t.value));
+    out.push(Line::from(head));
+    for l in &what[1..] {
+        out.push(Line::styled(l.clone(), t.value));
+    }
+    out.push(Line::raw(""));
+    out.push(Line::styled("Why", t.heading));
+    for why in &advice.why {
+        push_wrapped(&mut out, why, w, "• ", "  ", t.plain);
+    }
+    if !advice.fixes.is_empty() {
+        out.push(Line::raw(""));
+        out.push(Line::styled("Fixes", t.heading));
+        for (i, fix) in advice.fixes.iter().enumerate() {
+            let n = format!("{}. ", i + 1);
+            push_wrapped(&mut out, &fix.title, w, &n, "   ", t.value);
+            for cmd in &fix.commands {
+                push_wrapped(&mut out, cmd, w, "   $ ", "     ", t.command);
+            }
+            if let Some(note) = &fix.note {
+                push_wrapped(&mut out, note, w, "   ", "   ", t.dim);
+            }
+        }
+    }
+    out.push(Line::raw(""));
+    out.push(Line::styled("Socket", t.heading));
+    let e = &socket.entry;
+    let mut facts = format!(
+        "{} · {} · inode {} · uid {} ({})",
+        e.family.as_str(),
+        e.state,
+        e.inode,
+        e.uid,
+        socket.user
+    );
+    if app
+        .snapshot
+        .as_ref()
+        .is_some_and(|s| s.namespaces.len() > 1)
+        || !ns.is_own
+    {
+        facts.push_str(&format!(" · namespace {} ({})", ns.name, ns.id));
+    }
+    push_wrapped(&mut out, &facts, w, "", "", t.dim);
+    out
+}
+
+impl DetailsPane {
+    fn scroll_for(&self, app: &App) -> usize {
+        let key = app.view.selected_key;
+        if key == self.scrolled {
+            self.scroll.min(self.max_scroll.get())
+        } else {
+            0
+        }
+    }
+}
+
+impl Pane for DetailsPane {
+    fn id(&self) -> PaneId {
+        PaneId::Details
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
+        let mut title = vec![Span::styled("Details", app.theme.value)];
+        if let Some((s, _)) = app.selected() {
+            title.push(Span::raw(format!(" {}", s.entry.local)));
+        }
+        let block = pane_block(app, PaneId::Details, title);
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        let lines = content(app, inner.width.saturating_sub(1) as usize);
+        let h = inner.height as usize;
+        self.max_scroll.set(lines.len().saturating_sub(h));
+        self.page.set(h.max(1));
+        let scroll = self.scroll_for(app);
+        let more_below = lines.len() > scroll + h;
+        let shown: Vec<Line> = lines.into_iter().skip(scroll).take(h).collect();
+        frame.render_widget(Paragraph::new(shown), inner);
+        if (scroll > 0 || more_below) && inner.height > 0 {
+            let hint = match (scroll > 0, more_below) {
+                (true, true) => " ↑↓ more ",
+                (true, false) => " ↑ more ",
+                _ => " ↓ more ",
+            };
+            let r = Rect::new(
+                area.right().saturating_sub(hint.chars().count() as u16 + 2),
+                area.bottom().saturating_sub(1),
+                hint.chars().count() as u16,
+                1,
+            )
+            .intersection(area);
+            frame.render_widget(Span::styled(hint, app.theme.dim), r);
+        }
+    }
+
+    fn handle_key(&mut self, action: Action, app: &App) -> Option<Effect> {
+        let current = self.scroll_for(app);
+        let page = self.page.get();
+        let max = self.max_scroll.get();
+        let next = match action {
+            Action::Up => current.saturating_sub(1),
+            Action::Down => (current + 1).min(max),
+            Action::PageUp => current.saturating_sub(page),
+            Action::PageDown => (current + page).min(max),
+            Action::Top => 0,
+            Action::Bottom => max,
+            _ => return None,
+        };
+        self.scroll = next;
+        self.scrolled = app.view.selected_key;
+        Some(Effect::Redraw)
+    }
+}

@@ -1,0 +1,259 @@
+//! The header: the port policy, the counts, the refresh state (live or
+//! paused, and since when), then notes: a failed scan, what cannot be seen
+//! without root, scan errors.
+
+use chrono::{DateTime, Local};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::tui::app::App;
+use crate::tui::interval::format_interval;
+use crate::tui::text::truncate_end;
+
+/// At most this many note lines.
+const MAX_NOTES: usize = 3;
+
+fn hms(t: &DateTime<Local>) -> String {
+    t.format("%H:%M:%S").to_string()
+}
+
+/// A short duration: `12s`, `3m05s`, `1h02m`.
+pub fn ago(secs: i64) -> String {
+    let s = secs.max(0);
+    if s < 60 {
+        format!("{s}s")
+    } else if s < 3600 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    }
+}
+
+/// The note lines: what went wrong, what cannot be seen.
+pub fn notes(app: &App) -> Vec<(Style, String)> {
+    let t = &app.theme;
+    let mut v = Vec::new();
+    if let Some((at, msg)) = &app.failure {
+        v.push((
+            t.error,
+            format!(
+                "✖ scan failed at {}: {msg} (retrying every {})",
+                hms(at),
+                format_interval(app.interval)
+            ),
+        ));
+    }
+    if let Some(snap) = &app.snapshot {
+        if let Some(note) = &snap.visibility_note {
+            v.push((t.warning, format!("ⓘ {note}")));
+        }
+        match snap.errors.len() {
+            0 => {}
+            1 => v.push((t.warning, format!("⚠ scan error: {}", snap.errors[0]))),
+            n => v.push((
+                t.warning,
+                format!(
+                    "⚠ {n} scan errors: {} (+{} more, listed in the events)",
+                    snap.errors[0],
+                    n - 1
+                ),
+            )),
+        }
+    }
+    v.truncate(MAX_NOTES);
+    v
+}
+
+pub fn height(app: &App, _width: u16) -> u16 {
+    3 + notes(app).len() as u16
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    let width = area.width as usize;
+    let mut lines: Vec<Line> = Vec::new();
+
+    // 1: the title bar, with the policy and the clock.
+    let clock = format!(" {} ", hms(&app.now));
+    // Narrow: the facts matter more than the program's name.
+    let narrow = width < 80;
+    let mut title = String::from(if narrow { "" } else { " selfconn-tui │" });
+    match &app.snapshot {
+        Some(snap) => {
+            let own = snap.own_namespace();
+            title.push_str(&format!(
+                " ephemeral {} │ reserved {}",
+                own.policy.range, own.policy.reserved
+            ));
+            let n = snap.namespaces.len();
+            match (n, narrow) {
+                (1, true) => title.push_str(" │ 1 netns"),
+                (1, false) => title.push_str(" │ 1 namespace"),
+                (n, true) => title.push_str(&format!(" │ {n} netns")),
+                (n, false) => {
+                    title.push_str(&format!(" │ {n} namespaces (policy of {})", own.name))
+                }
+            }
+        }
+        None => title = " selfconn-tui │ TCP self-connect watch".to_string(),
+    }
+    let room = width.saturating_sub(clock.chars().count());
+    let title = truncate_end(&title, room);
+    let pad = room.saturating_sub(crate::tui::text::width(&title));
+    lines.push(Line::from(vec![
+        Span::styled(title, t.title_bar),
+        Span::styled(" ".repeat(pad), t.title_bar),
+        Span::styled(clock, t.title_bar),
+    ]));
+
+    // 2: the counts.
+    match (&app.snapshot, app.counts) {
+        (Some(_), Some(c)) => {
+            let sc_style = if c.self_connects > 0 {
+                t.self_connect
+            } else {
+                t.value
+            };
+            let risky = c.high_listeners + c.medium_listeners;
+            let narrow = width < 80;
+            lines.push(Line::from(vec![
+                Span::styled(format!(" {}", c.sockets), t.value),
+                Span::styled(
+                    if c.sockets == 1 {
+                        " socket · "
+                    } else {
+                        " sockets · "
+                    },
+                    t.dim,
+                ),
+                Span::styled(
+                    format!(
+                        "{} self-connect{}",
+                        c.self_connects,
+                        if c.self_connects == 1 { "" } else { "s" }
+                    ),
+                    sc_style,
+                ),
+                Span::styled(" · ", t.dim),
+                Span::styled(
+                    if narrow {
+                        format!("{risky} risky")
+                    } else {
+                        format!(
+                            "{risky} risky listener{}",
+                            if risky == 1 { "" } else { "s" }
+                        )
+                    },
+                    t.value,
+                ),
+                Span::styled(if narrow { ": " } else { " (" }, t.dim),
+                Span::styled(
+                    format!("{} high", c.high_listeners),
+                    if c.high_listeners > 0 { t.high } else { t.dim },
+                ),
+                Span::styled(", ", t.dim),
+                Span::styled(
+                    format!("{} medium", c.medium_listeners),
+                    if c.medium_listeners > 0 {
+                        t.medium
+                    } else {
+                        t.dim
+                    },
+                ),
+                Span::styled(if narrow { "" } else { ")" }, t.dim),
+            ]));
+        }
+        _ => lines.push(Line::from(Span::styled(
+            " waiting for the first scan…",
+            t.dim,
+        ))),
+    }
+
+    // 3: live or paused, and the refresh.
+    let every = format_interval(app.interval);
+    let status = match (&app.paused_since, &app.snapshot) {
+        (Some(since), snap) => {
+            let mut v = vec![
+                Span::styled(" ⏸ PAUSED ", t.paused),
+                Span::styled(" since ", t.dim),
+                Span::styled(hms(since), t.value),
+                Span::styled(
+                    format!(" ({})", ago((app.now - *since).num_seconds())),
+                    t.dim,
+                ),
+            ];
+            if let Some(s) = snap {
+                v.push(Span::styled(" · showing the scan of ", t.dim));
+                v.push(Span::styled(hms(&s.taken_at), t.value));
+            }
+            v.push(Span::styled(" · events still recorded · ", t.dim));
+            v.push(Span::styled(
+                crate::tui::keymap::key_label(crate::tui::keymap::Action::Pause),
+                t.key,
+            ));
+            v.push(Span::styled(" resumes", t.dim));
+            v
+        }
+        (None, Some(s)) => {
+            let mut v = vec![
+                Span::styled(" ● LIVE ", t.live),
+                Span::styled(" refreshed ", t.dim),
+                Span::styled(hms(&s.taken_at), t.value),
+                Span::styled(", every ", t.dim),
+                Span::styled(every, t.value),
+                Span::styled(format!(" · scan took {}", scan_time(s.scan_micros)), t.dim),
+            ];
+            let age = (app.now - s.taken_at).num_milliseconds();
+            let late = app.interval.as_millis() as i64 * 3 + 2000;
+            if age > late {
+                v.push(Span::styled(
+                    format!(" · last result {} ago", ago(age / 1000)),
+                    t.warning,
+                ));
+            }
+            v
+        }
+        (None, None) => vec![
+            Span::styled(" ○ scanning ", t.live),
+            Span::styled(format!(" every {every}"), t.dim),
+        ],
+    };
+    lines.push(Line::from(status));
+
+    for (style, text) in notes(app) {
+        lines.push(Line::from(Span::styled(
+            truncate_end(&format!(" {text}"), width),
+            style,
+        )));
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+fn scan_time(micros: u64) -> String {
+    if micros < 10_000 {
+        format!("{:.1} ms", micros as f64 / 1000.0)
+    } else if micros < 1_000_000 {
+        format!("{} ms", micros / 1000)
+    } else {
+        format!("{:.1} s", micros as f64 / 1e6)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_durations() {
+        assert_eq!(ago(5), "5s");
+        assert_eq!(ago(185), "3m05s");
+        assert_eq!(ago(3720), "1h02m");
+        assert_eq!(ago(-3), "0s");
+        assert_eq!(scan_time(1500), "1.5 ms");
+        assert_eq!(scan_time(25_000), "25 ms");
+        assert_eq!(scan_time(2_500_000), "2.5 s");
+    }
+}

@@ -1,0 +1,149 @@
+//! The help overlay (`?`): printed from the key table, so it always says
+//! what the keys do.
+
+use std::cell::Cell;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
+
+use crate::tui::app::{App, Effect};
+use crate::tui::keymap::{self, Action, KEYMAP, MOUSE_HELP, Section};
+use crate::tui::text::{truncate_end, width};
+
+#[derive(Debug, Default)]
+pub struct HelpOverlay {
+    scroll: usize,
+    max_scroll: Cell<usize>,
+    page: Cell<usize>,
+}
+
+const KEY_COL: usize = 12;
+
+/// The help text, one line per binding, grouped by section.
+pub fn content(app: &App) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    let mut out = Vec::new();
+    for section in Section::ALL {
+        if !out.is_empty() {
+            out.push(Line::raw(""));
+        }
+        out.push(Line::styled(section.title(), t.heading));
+        for b in KEYMAP.iter().filter(|b| b.section == section) {
+            let keys = keymap::keys_label(b);
+            let pad = KEY_COL.saturating_sub(width(&keys)).max(1);
+            out.push(Line::from(vec![
+                Span::raw("  "),
+                Span::styled(keys, t.key),
+                Span::raw(" ".repeat(pad)),
+                Span::raw(b.help),
+            ]));
+        }
+    }
+    out.push(Line::raw(""));
+    out.push(Line::styled("Mouse", t.heading));
+    for (what, does) in MOUSE_HELP {
+        let pad = KEY_COL.saturating_sub(width(what)).max(1);
+        out.push(Line::from(vec![
+            Span::raw("  "),
+            Span::styled(*what, t.key),
+            Span::raw(" ".repeat(pad)),
+            Span::raw(*does),
+        ]));
+    }
+    out.push(Line::raw(""));
+    out.push(Line::styled("Colours", t.heading));
+    out.push(Line::from(vec![
+        Span::raw("  "),
+        Span::styled(" SELF-CONNECT ", t.self_connect),
+        Span::raw(" connected to itself  "),
+        Span::styled(" high ", t.high),
+        Span::raw(" "),
+        Span::styled(" medium ", t.medium),
+        Span::raw(" risky listeners"),
+    ]));
+    out.push(Line::styled(
+        "  --theme high-contrast for projectors; NO_COLOR=1 for none",
+        t.dim,
+    ));
+    out
+}
+
+impl HelpOverlay {
+    pub fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
+        let lines = content(app);
+        let want_w = lines.iter().map(Line::width).max().unwrap_or(40) as u16 + 4;
+        let w = want_w
+            .min(area.width.saturating_sub(2))
+            .max(20.min(area.width));
+        let h = (lines.len() as u16 + 2).min(area.height.saturating_sub(2).max(3));
+        let r = area.centered(Constraint::Length(w), Constraint::Length(h));
+        let inner_h = h.saturating_sub(2) as usize;
+        self.max_scroll.set(lines.len().saturating_sub(inner_h));
+        self.page.set(inner_h.max(1));
+        let scroll = self.scroll.min(self.max_scroll.get());
+        let t = &app.theme;
+        let more = if self.max_scroll.get() > 0 {
+            " j/k scroll · "
+        } else {
+            " "
+        };
+        let block = Block::bordered()
+            .border_type(BorderType::Double)
+            .border_style(t.border_focused)
+            .title(Line::styled(" Keys ", t.value))
+            .title_bottom(
+                Line::styled(
+                    format!(
+                        "{more}{} or {} closes ",
+                        keymap::key_label(Action::Help),
+                        keymap::key_label(Action::Clear)
+                    ),
+                    t.dim,
+                )
+                .right_aligned(),
+            );
+        let inner = block.inner(r);
+        let shown: Vec<Line> = lines
+            .into_iter()
+            .skip(scroll)
+            .take(inner_h)
+            .map(|l| {
+                // Cut long lines rather than wrap them: keys stay aligned.
+                if l.width() > inner.width as usize {
+                    let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
+                    Line::raw(truncate_end(&text, inner.width as usize))
+                } else {
+                    l
+                }
+            })
+            .collect();
+        frame.render_widget(Clear, r);
+        frame.render_widget(block, r);
+        frame.render_widget(Paragraph::new(shown), inner);
+    }
+
+    /// Keys while help is open: scrolling, closing, quitting; others do nothing.
+    pub fn handle_key(&mut self, action: Action) -> Option<Effect> {
+        let page = self.page.get().max(1);
+        let max = self.max_scroll.get();
+        let cur = self.scroll.min(max);
+        self.scroll = match action {
+            Action::Help | Action::Clear | Action::Details => {
+                self.scroll = 0;
+                return Some(Effect::ShowHelp(false));
+            }
+            Action::Quit => return Some(Effect::Quit),
+            Action::Redraw => return Some(Effect::FullRedraw),
+            Action::Up => cur.saturating_sub(1),
+            Action::Down => (cur + 1).min(max),
+            Action::PageUp => cur.saturating_sub(page),
+            Action::PageDown => (cur + page).min(max),
+            Action::Top => 0,
+            Action::Bottom => max,
+            _ => return None,
+        };
+        Some(Effect::Redraw)
+    }
+}

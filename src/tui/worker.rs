@@ -1,0 +1,99 @@
+//! The scan worker: scans, sends the snapshot to the main loop, waits for
+//! the interval, again. The main loop never waits for a scan. It stops
+//! when its control channel is dropped (or the main loop's receiver is
+//! gone), after the scan in progress.
+
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+use chrono::Local;
+
+use super::app::ScanResult;
+use super::event::Event;
+use crate::sys::scanner::{OwnerScope, ScanOptions, Scanner};
+
+/// What the main loop can ask of the worker. Dropping the worker's
+/// handle stops it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Whose owners to look up from now on; rescans at once.
+    Owners(OwnerScope),
+}
+
+pub struct ScanWorker {
+    control: Sender<Control>,
+}
+
+/// Owners are looked up for every socket only while all sockets are
+/// listed: the walk over every process's descriptors is most of a scan's
+/// cost on a busy host, and the findings view shows only the findings'.
+pub fn owner_scope(all_sockets_shown: bool) -> OwnerScope {
+    if all_sockets_shown {
+        OwnerScope::All
+    } else {
+        OwnerScope::Findings
+    }
+}
+
+/// How long to wait after a scan that took `took`: the rest of the
+/// interval, but at least as long as the scan took, so that a slow scan
+/// (a huge host) never keeps a core busy more than half the time.
+pub fn pause_after(interval: Duration, took: Duration) -> Duration {
+    interval.saturating_sub(took).max(took)
+}
+
+impl ScanWorker {
+    pub fn spawn(
+        options: ScanOptions,
+        interval: Duration,
+        tx: Sender<Event>,
+    ) -> std::io::Result<ScanWorker> {
+        let (control, commands) = mpsc::channel::<Control>();
+        std::thread::Builder::new()
+            .name("selfconn-scan".into())
+            .spawn(move || {
+                let mut scanner = Scanner::new(options);
+                loop {
+                    let started = Instant::now();
+                    let at = Local::now();
+                    let result = scanner.scan();
+                    let took = started.elapsed();
+                    if tx
+                        .send(Event::Scan(Box::new(ScanResult { at, result })))
+                        .is_err()
+                    {
+                        return;
+                    }
+                    match commands.recv_timeout(pause_after(interval, took)) {
+                        Err(RecvTimeoutError::Timeout) => {}
+                        Ok(Control::Owners(scope)) => scanner.options.owners = scope,
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    }
+                }
+            })?;
+        Ok(ScanWorker { control })
+    }
+
+    pub fn send(&self, c: Control) {
+        // A worker that already stopped has nothing left to be told.
+        let _ = self.control.send(c);
+    }
+
+    /// Asks the worker to stop; it finishes a scan in progress first. Not
+    /// joined: quitting does not wait for a slow scan.
+    pub fn stop(self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slow_scans_leave_the_core_idle_half_the_time() {
+        let s = Duration::from_secs;
+        let ms = Duration::from_millis;
+        assert_eq!(pause_after(s(1), ms(10)), ms(990));
+        assert_eq!(pause_after(s(1), ms(700)), ms(700));
+        assert_eq!(pause_after(s(1), s(3)), s(3));
+    }
+}
