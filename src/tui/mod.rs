@@ -88,6 +88,7 @@ pub fn run(config: Config) -> ExitCode {
         ScanOptions {
             proc_root: config.proc_root,
             owners: worker::owner_scope(false),
+            ..ScanOptions::default()
         },
         config.interval,
         tx.clone(),

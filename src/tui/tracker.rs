@@ -616,6 +616,7 @@ mod tests {
                 reserved: ReservedPorts::parse(reserved).unwrap(),
                 ..PortPolicy::default()
             },
+            ..Namespace::default()
         }
     }
 
@@ -631,12 +632,12 @@ mod tests {
         Socket {
             finding: None,
             owner: match owner {
-                Some((pid, name)) => Owner::Process(ProcessInfo {
+                Some((pid, name)) => Owner::Process(std::sync::Arc::new(ProcessInfo {
                     pid,
                     name: name.into(),
                     cmdline: name.into(),
                     user: "root".into(),
-                }),
+                })),
                 None => Owner::Unknown(UnknownOwner::KernelHeld),
             },
             user: "root".into(),

@@ -121,7 +121,7 @@ pub fn cell_text(snap: &Snapshot, s: &Socket, c: Column) -> String {
             .map(|p| p.pid.to_string())
             .unwrap_or_else(|| "-".into()),
         Column::Process => process_label(&s.owner).to_string(),
-        Column::User => s.user.clone(),
+        Column::User => s.user.to_string(),
         Column::Netns => snap.namespace_of(s).name.clone(),
     }
 }

@@ -41,16 +41,18 @@ pub fn host() -> Namespace {
             reserved: ReservedPorts::parse("44700").unwrap(),
             ..PortPolicy::default()
         },
+        is_host: true,
+        ..Namespace::default()
     }
 }
 
 pub fn process(pid: i32, name: &str, cmdline: &str, user: &str) -> Owner {
-    Owner::Process(ProcessInfo {
+    Owner::Process(std::sync::Arc::new(ProcessInfo {
         pid,
         name: name.into(),
         cmdline: cmdline.into(),
         user: user.into(),
-    })
+    }))
 }
 
 pub fn socket(
@@ -218,7 +220,7 @@ pub fn scan(snapshot: Snapshot) -> Event {
 pub fn failed_scan(at: DateTime<Local>, source: &str, message: &str) -> Event {
     Event::Scan(Box::new(ScanResult {
         at,
-        result: Err(ScanFailure(vec![ScanError::new(source, message)])),
+        result: Err(ScanFailure::NoTables(vec![ScanError::new(source, message)])),
     }))
 }
 
