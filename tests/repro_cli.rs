@@ -5,17 +5,15 @@
 //! (root), so that they happen in a private network namespace; without
 //! root they say they were skipped. Every run is bounded in time.
 
-use std::net::{Ipv4Addr, TcpListener};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+mod common;
+
+use common::{free_port_outside_range, is_root, json_of as json};
+use std::net::{Ipv4Addr, TcpListener};
 
 const BIN: &str = env!("CARGO_BIN_EXE_selfconn-tui");
-
-fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
 
 /// `selfconn-tui repro ARGS` on the host.
 fn repro(args: &[&str]) -> Output {
@@ -61,36 +59,12 @@ fn repro_in_netns_with_range(test: &str, range: &str, args: &[&str]) -> Option<O
     )
 }
 
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A free port outside the host's ephemeral range (refused, never picked).
-fn free_port_outside_range() -> u16 {
-    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap();
-    let range: Vec<u16> = text
-        .split_whitespace()
-        .map(|s| s.parse().unwrap())
-        .collect();
-    (1025..65535u16)
-        .rev()
-        .filter(|p| !(range[0]..=range[1]).contains(p))
-        .find(|&p| TcpListener::bind((Ipv4Addr::LOCALHOST, p)).is_ok())
-        .unwrap()
 }
 
 #[test]

@@ -14,56 +14,15 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{free_port_outside_range, in_private_netns};
 use selfconn_tui::core::socket::{Family, TcpState};
 use selfconn_tui::repro::{
     Config, Counters, ECHO_MESSAGE, End, Mode, ReproError, ReproHandle, Stage, Target, TargetError,
     run,
 };
-use selfconn_tui::sys::procnet::{NetFiles, read_policy, read_tcp_table};
-
-fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
-
-/// Brings `lo` up in the calling thread's network namespace.
-fn loopback_up() {
-    // SAFETY: plain ioctls on a socket we own, with a zeroed ifreq.
-    unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
-        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
-        let mut ifr: libc::ifreq = std::mem::zeroed();
-        for (d, s) in ifr.ifr_name.iter_mut().zip(b"lo\0") {
-            *d = *s as libc::c_char;
-        }
-        assert_eq!(libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut ifr), 0);
-        ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
-        assert_eq!(
-            libc::ioctl(fd, libc::SIOCSIFFLAGS, &ifr),
-            0,
-            "SIOCSIFFLAGS: {}",
-            std::io::Error::last_os_error()
-        );
-        libc::close(fd);
-    }
-}
-
-/// Runs `f` in a new thread inside a private network namespace with `lo`
-/// up; `None` (and a note) when not root.
-fn in_private_netns<T: Send + 'static>(
-    test: &str,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Option<T> {
-    if !is_root() {
-        println!("{test}: skipped: needs root for unshare -n");
-        return None;
-    }
-    let t = std::thread::spawn(move || {
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
-        loopback_up();
-        f()
-    });
-    Some(t.join().expect("the test thread panicked"))
-}
+use selfconn_tui::sys::procnet::{NetFiles, read_tcp_table};
 
 fn target(port: u16) -> Target {
     Target::resolve("127.0.0.1", port).expect("127.0.0.1 is local")
@@ -78,26 +37,6 @@ fn config(port: u16, mode: Mode, max_time: Duration) -> Config {
 
 fn run_once(config: &Config) -> selfconn_tui::repro::Outcome {
     run(config, &Counters::new(), &AtomicBool::new(false))
-}
-
-/// A port nothing uses right now (the kernel's pick for a listener).
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A free port outside the host's ephemeral range: connecting to it is
-/// refused, and the kernel never picks it as a source port.
-fn free_port_outside_range() -> u16 {
-    let policy = read_policy(&NetFiles::own(Path::new("/proc")), &mut Vec::new());
-    (1025..=65535u16)
-        .rev()
-        .filter(|&p| !policy.range.contains(p) && p != 65535)
-        .find(|&p| TcpListener::bind((Ipv4Addr::LOCALHOST, p)).is_ok())
-        .expect("a free port outside the ephemeral range")
 }
 
 fn assert_self_connected(outcome: &selfconn_tui::repro::Outcome, port: u16) {
@@ -147,7 +86,7 @@ fn self_row_state(net_dir: &Path, port: u16) -> Option<TcpState> {
 
 #[test]
 fn bind_mode_connects_to_itself_in_one_attempt_and_holds_the_socket() {
-    let port = free_port();
+    let port = common::free_port("127.0.0.1");
     let mut outcome = run_once(&config(port, Mode::Bind, Duration::from_secs(5)));
     assert_self_connected(&outcome, port);
     assert_eq!(outcome.stats.attempts, 1);
@@ -176,7 +115,7 @@ fn bind_mode_works_outside_the_ephemeral_range() {
 
 #[test]
 fn fresh_and_reuse_connect_to_themselves_on_an_even_port_in_the_range() {
-    in_private_netns("fresh_and_reuse", || {
+    in_private_netns(|| {
         for (mode, port) in [(Mode::Fresh, 44600), (Mode::Reuse, 44602)] {
             let t0 = Instant::now();
             let outcome = run_once(&config(port, mode, Duration::from_secs(20)));
@@ -202,7 +141,7 @@ fn fresh_and_reuse_connect_to_themselves_on_an_even_port_in_the_range() {
 
 #[test]
 fn bind_first_takes_odd_ports_and_reaches_an_odd_target() {
-    in_private_netns("bind_first", || {
+    in_private_netns(|| {
         let outcome = run_once(&config(44601, Mode::BindFirst, Duration::from_secs(20)));
         assert_self_connected(&outcome, 44601);
         let s = outcome.stats;
@@ -212,7 +151,7 @@ fn bind_first_takes_odd_ports_and_reaches_an_odd_target() {
 
 #[test]
 fn guarded_never_ends_connected_to_itself() {
-    in_private_netns("guarded", || {
+    in_private_netns(|| {
         // Until the guard has caught one (or 15 s), then stop.
         let handle =
             ReproHandle::spawn(config(44600, Mode::Guarded, Duration::from_secs(15))).unwrap();
@@ -238,7 +177,7 @@ fn guarded_never_ends_connected_to_itself() {
 
 #[test]
 fn an_odd_port_is_not_reached_by_connect() {
-    in_private_netns("odd_port", || {
+    in_private_netns(|| {
         let outcome = run_once(&Config {
             max_attempts: 20_000,
             ..config(44601, Mode::Reuse, Duration::from_secs(2))
@@ -250,7 +189,7 @@ fn an_odd_port_is_not_reached_by_connect() {
 
 #[test]
 fn ipv6_loopback_works_too() {
-    in_private_netns("ipv6", || {
+    in_private_netns(|| {
         let t = Target::resolve("::1", 44604).unwrap();
         let outcome = run_once(&Config {
             max_time: Duration::from_secs(20),
@@ -436,7 +375,7 @@ fn a_listener_answers_instead_of_a_self_connect() {
 
 #[test]
 fn dropped_syns_do_not_hold_up_the_time_limit_or_a_stop() {
-    in_private_netns("dropped_syns", || {
+    in_private_netns(|| {
         use socket2::{Domain, SockAddr, Socket, Type};
         // A listener whose accept queue is full drops further SYNs: each
         // connect() blocks until the engine's connect timeout.
@@ -513,7 +452,7 @@ fn open_sockets_in(cookie: u64) -> usize {
 
 #[test]
 fn every_socket_is_closed_except_the_self_connected_one() {
-    in_private_netns("sockets_closed", || {
+    in_private_netns(|| {
         use std::os::fd::AsRawFd;
         let probe = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         let Some(cookie) = netns_cookie(probe.as_raw_fd()) else {

@@ -109,14 +109,43 @@ pub fn in_private_netns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'stati
         // Never write a sysctl unless this thread really left the host's namespace.
         assert_ne!(ns, host_ns, "still in the host's network namespace");
         IN_PRIVATE_NETNS.set(true);
-        let up = Command::new("ip")
-            .args(["link", "set", "lo", "up"])
-            .status()
-            .expect("ip runs");
-        assert!(up.success(), "ip link set lo up");
+        loopback_up();
         f()
     });
     Some(t.join().expect("the namespace thread finished"))
+}
+
+/// Brings `lo` up in the calling thread's network namespace.
+pub fn loopback_up() {
+    // SAFETY: plain ioctls on a socket we own, with a zeroed ifreq.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let mut ifr: libc::ifreq = std::mem::zeroed();
+        for (d, s) in ifr.ifr_name.iter_mut().zip(b"lo\0") {
+            *d = *s as libc::c_char;
+        }
+        assert_eq!(libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut ifr), 0);
+        ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        assert_eq!(
+            libc::ioctl(fd, libc::SIOCSIFFLAGS, &ifr),
+            0,
+            "SIOCSIFFLAGS: {}",
+            std::io::Error::last_os_error()
+        );
+        libc::close(fd);
+    }
+}
+
+/// A free port outside the calling thread's ephemeral range: connecting to
+/// it is refused, and the kernel never picks it as a source port.
+pub fn free_port_outside_range() -> u16 {
+    let (low, high) = port_range();
+    (1025..65535u16)
+        .rev()
+        .filter(|&p| p < low || p > high)
+        .find(|&p| TcpListener::bind(("127.0.0.1", p)).is_ok())
+        .expect("a free port outside the ephemeral range")
 }
 
 /// Writes a sysctl of the calling thread's network namespace. Only for use
