@@ -139,6 +139,14 @@ impl ScanError {
     }
 }
 
+impl ScanError {
+    /// The same error, saying what the scan assumes instead.
+    pub fn assuming(mut self, what: &str) -> ScanError {
+        self.message = format!("{}; {what}", self.message);
+        self
+    }
+}
+
 impl fmt::Display for ScanError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.source, self.message)

@@ -132,42 +132,31 @@ pub fn read_proc_file(path: &Path) -> std::io::Result<Vec<u8>> {
 /// Reads the namespace's range and reserved list. What cannot be read is
 /// reported and replaced by the kernel default (range) or an empty list.
 pub fn read_policy(files: &NetFiles, errors: &mut Vec<ScanError>) -> PortPolicy {
-    let mut policy = PortPolicy::default();
-    let range_path = files.sysctl_dir.join("ip_local_port_range");
-    match std::fs::read_to_string(&range_path).map_err(|e| io_message(&e)) {
-        Ok(text) => match PortRange::parse(&text) {
-            Ok(r) => policy.range = r,
-            Err(e) => errors.push(ScanError::new(
-                range_path.display().to_string(),
-                format!(
-                    "{e}; assuming the kernel default {}",
-                    PortRange::KERNEL_DEFAULT
-                ),
-            )),
-        },
-        Err(e) => errors.push(ScanError::new(
-            range_path.display().to_string(),
-            format!(
-                "{e}; assuming the kernel default {}",
-                PortRange::KERNEL_DEFAULT
-            ),
-        )),
+    let default_range = format!("assuming the kernel default {}", PortRange::KERNEL_DEFAULT);
+    PortPolicy {
+        range: read_sysctl(files, "ip_local_port_range", PortRange::parse).unwrap_or_else(|e| {
+            errors.push(e.assuming(&default_range));
+            PortRange::KERNEL_DEFAULT
+        }),
+        reserved: read_sysctl(files, "ip_local_reserved_ports", ReservedPorts::parse)
+            .unwrap_or_else(|e| {
+                errors.push(e.assuming("assuming nothing is reserved"));
+                ReservedPorts::default()
+            }),
     }
-    let reserved_path = files.sysctl_dir.join("ip_local_reserved_ports");
-    match std::fs::read_to_string(&reserved_path).map_err(|e| io_message(&e)) {
-        Ok(text) => match ReservedPorts::parse(&text) {
-            Ok(r) => policy.reserved = r,
-            Err(e) => errors.push(ScanError::new(
-                reserved_path.display().to_string(),
-                format!("{e}; assuming nothing is reserved"),
-            )),
-        },
-        Err(e) => errors.push(ScanError::new(
-            reserved_path.display().to_string(),
-            format!("{e}; assuming nothing is reserved"),
-        )),
-    }
-    policy
+}
+
+/// Reads and parses one sysctl file; the error names the file.
+fn read_sysctl<T>(
+    files: &NetFiles,
+    name: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<T, ScanError> {
+    let path = files.sysctl_dir.join(name);
+    std::fs::read_to_string(&path)
+        .map_err(|e| io_message(&e))
+        .and_then(|text| parse(&text))
+        .map_err(|message| ScanError::new(path.display().to_string(), message))
 }
 
 #[cfg(test)]
