@@ -108,9 +108,10 @@ fn main() {
             dashboard_keys(reps.max(10));
         }
     }
-    repro_vs_c(repro_secs);
     drop(extras);
     drop(load);
+    namespaces(reps, 50);
+    repro_vs_c(repro_secs);
     println!("(benchmark took {:.0} s)", started.elapsed().as_secs_f64());
 }
 
@@ -212,6 +213,39 @@ impl Load {
             out.read_line(&mut line).unwrap();
             assert_eq!(line.trim(), "ready", "a holder failed");
         }
+    }
+}
+
+impl Load {
+    /// `n` more network namespaces, each with its own holder: a listener
+    /// and one connection to it.
+    fn in_namespaces(n: usize) -> Load {
+        let exe = std::env::current_exe().unwrap();
+        let mut load = Load::default();
+        let mut pending = Vec::new();
+        for _ in 0..n {
+            let mut child = Command::new("unshare")
+                .args([
+                    "-n",
+                    "sh",
+                    "-c",
+                    r#"ip link set lo up && exec "$0" --hold 1 20000"#,
+                ])
+                .arg(&exe)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("unshare starts");
+            pending.push(BufReader::new(child.stdout.take().unwrap()));
+            load.holders.push(child);
+            load.connections += 1;
+        }
+        for mut out in pending {
+            let mut line = String::new();
+            out.read_line(&mut line).unwrap();
+            assert_eq!(line.trim(), "ready", "a namespace holder failed");
+        }
+        load
     }
 }
 
@@ -361,6 +395,59 @@ impl Drop for Dashboard {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// One scan with the namespaces there are, then with `n` more, each with a
+/// listener and a connection.
+fn namespaces(reps: usize, n: usize) {
+    let before = measure(reps, BIN, &["scan", "--json"]);
+    let warm_before = warm_refresh(reps.max(5));
+    let extra = Load::in_namespaces(n);
+    let after = measure(reps, BIN, &["scan", "--json"]);
+    let warm_after = warm_refresh(reps.max(5));
+    let counted = Command::new(BIN)
+        .args(["scan", "--json"])
+        .output()
+        .ok()
+        .and_then(|o| serde_json::from_slice::<serde_json::Value>(&o.stdout).ok())
+        .and_then(|v| v["namespaces"].as_array().map(Vec::len))
+        .unwrap_or(0);
+    drop(extra);
+    println!("## {n} more network namespaces, a listener and a connection in each");
+    println!();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!("| | without them | with them ({counted} namespaces) | ratio |");
+    println!("|---|---|---|---|");
+    println!(
+        "| `selfconn-tui scan --json` (one-shot: joins every namespace) | {:.1} ms | {:.1} ms | {:.2}x |",
+        ms(before.wall),
+        ms(after.wall),
+        after.wall.as_secs_f64() / before.wall.as_secs_f64()
+    );
+    println!(
+        "| a dashboard refresh (warm scanner, in process) | {:.1} ms | {:.1} ms | {:.2}x |",
+        ms(warm_before),
+        ms(warm_after),
+        warm_after.as_secs_f64() / warm_before.as_secs_f64()
+    );
+    println!();
+}
+
+/// The median time of a refresh by a scanner that has scanned before, as
+/// the dashboard's does every interval.
+fn warm_refresh(reps: usize) -> Duration {
+    use selfconn_tui::sys::scanner::{ScanOptions, Scanner};
+    let mut scanner = Scanner::new(ScanOptions::default());
+    let _ = scanner.scan();
+    let mut times: Vec<Duration> = (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            let _ = scanner.scan();
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[times.len() / 2]
 }
 
 fn dashboard_cpu(secs: u64) {
