@@ -11,6 +11,8 @@ use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use rustix::fs::{AtFlags, CWD, Dir, FileType, Mode, OFlags, openat, statat};
 
@@ -38,46 +40,90 @@ pub struct SocketIndex {
 impl SocketIndex {
     /// Walks `proc_root/[pid]/fd`. Processes that exit during the walk are
     /// skipped; the first holder of a shared socket is kept.
-    pub fn build(proc_root: &Path) -> SocketIndex {
-        let mut index = SocketIndex::default();
+    /// Walks every process's descriptors, two walkers taking processes in
+    /// turn. With `only`, the walk stops as soon as every one of those
+    /// sockets has been found (a findings-only scan needs no more).
+    pub fn build(proc_root: &Path, only: Option<&HashSet<u64>>) -> SocketIndex {
+        if only.is_some_and(HashSet::is_empty) {
+            return SocketIndex::default();
+        }
         let Ok(dir) = std::fs::read_dir(proc_root) else {
-            return index;
+            return SocketIndex::default();
         };
-        for d in dir.flatten() {
-            let name = d.file_name();
-            let Some(pid) = name.to_str().and_then(|s| s.parse::<i32>().ok()) else {
-                continue;
-            };
-            let fd_dir = match openat(
-                CWD,
-                d.path().join("fd"),
-                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
-            ) {
-                Ok(fd) => fd,
-                Err(e) => {
-                    index.denied |= e == rustix::io::Errno::ACCESS;
-                    continue;
-                }
-            };
-            let Ok(mut entries) = Dir::read_from(&fd_dir) else {
-                continue;
-            };
-            while let Some(Ok(entry)) = entries.read() {
-                let fd_name = entry.file_name();
-                if fd_name.to_bytes().first() == Some(&b'.') {
-                    continue;
-                }
-                // Following the link lands on the socket's own inode in sockfs.
-                let Ok(st) = statat(&fd_dir, fd_name, AtFlags::empty()) else {
-                    continue;
+        let pids: Vec<(i32, std::path::PathBuf)> = dir
+            .flatten()
+            .filter_map(|d| {
+                let pid = d.file_name().to_str()?.parse::<i32>().ok()?;
+                Some((pid, d.path()))
+            })
+            .collect();
+        let next = AtomicUsize::new(0);
+        let found: Mutex<HashSet<u64>> = Mutex::default();
+        let done = AtomicBool::new(false);
+        let walk = || {
+            let mut part = SocketIndex::default();
+            while !done.load(Ordering::Relaxed) {
+                let Some((pid, dir)) = pids.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                    break;
                 };
-                if FileType::from_raw_mode(st.st_mode) == FileType::Socket {
-                    index.pid_of.entry(st.st_ino).or_insert(pid);
+                let added = part.add_process(*pid, dir);
+                let Some(only) = only else { continue };
+                let mut hits = added.iter().filter(|i| only.contains(i)).peekable();
+                if hits.peek().is_some() {
+                    let mut found = found.lock().unwrap_or_else(|e| e.into_inner());
+                    found.extend(hits);
+                    if found.len() == only.len() {
+                        done.store(true, Ordering::Relaxed);
+                    }
                 }
             }
+            part
+        };
+        let (mut index, other) = std::thread::scope(|s| {
+            let helper = s.spawn(walk);
+            let mine = walk();
+            (mine, helper.join().unwrap_or_default())
+        });
+        index.denied |= other.denied;
+        for (inode, pid) in other.pid_of {
+            index.pid_of.entry(inode).or_insert(pid);
         }
         index
+    }
+
+    /// Adds the sockets one process holds; returns their inodes.
+    fn add_process(&mut self, pid: i32, pid_dir: &Path) -> Vec<u64> {
+        let mut added = Vec::new();
+        let fd_dir = match openat(
+            CWD,
+            pid_dir.join("fd"),
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(e) => {
+                self.denied |= e == rustix::io::Errno::ACCESS;
+                return added;
+            }
+        };
+        let Ok(mut entries) = Dir::read_from(&fd_dir) else {
+            return added;
+        };
+        while let Some(Ok(entry)) = entries.read() {
+            let fd_name = entry.file_name();
+            if fd_name.to_bytes().first() == Some(&b'.') {
+                continue;
+            }
+            // Following the link lands on the socket's own inode in sockfs.
+            let Ok(st) = statat(&fd_dir, fd_name, AtFlags::empty()) else {
+                continue;
+            };
+            if FileType::from_raw_mode(st.st_mode) == FileType::Socket {
+                self.pid_of.entry(st.st_ino).or_insert(pid);
+                added.push(st.st_ino);
+            }
+        }
+        added
     }
 
     pub fn pid_of(&self, inode: u64) -> Option<i32> {
@@ -167,7 +213,16 @@ impl OwnerMap {
 
 /// Finds the owners of the wanted sockets in one go (walk, then resolve).
 pub fn find_owners(proc_root: &Path, wanted: &Wanted, users: &mut UserNames) -> OwnerMap {
-    OwnerMap::resolve(&SocketIndex::build(proc_root), proc_root, wanted, users)
+    let only = match wanted {
+        Wanted::All => None,
+        Wanted::Inodes(set) => Some(set),
+    };
+    OwnerMap::resolve(
+        &SocketIndex::build(proc_root, only),
+        proc_root,
+        wanted,
+        users,
+    )
 }
 
 /// Name, command line and user of a process. Read only for processes that
@@ -309,5 +364,25 @@ mod tests {
         assert_eq!(p.pid, std::process::id() as i32);
         assert!(!p.cmdline.is_empty());
         assert!(map.get(inode + 1_000_000_000).is_none());
+    }
+
+    #[test]
+    fn the_full_walk_sees_every_socket_and_an_empty_wish_list_walks_nothing() {
+        use std::os::unix::fs::MetadataExt;
+        let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let ino = |l: &std::net::TcpListener| {
+            let fd = std::os::fd::AsRawFd::as_raw_fd(l);
+            std::fs::metadata(format!("/proc/self/fd/{fd}"))
+                .unwrap()
+                .ino()
+        };
+        let all = SocketIndex::build(Path::new("/proc"), None);
+        let me = std::process::id() as i32;
+        assert_eq!(all.pid_of(ino(&a)), Some(me));
+        assert_eq!(all.pid_of(ino(&b)), Some(me));
+        let only_a = SocketIndex::build(Path::new("/proc"), Some(&[ino(&a)].into()));
+        assert_eq!(only_a.pid_of(ino(&a)), Some(me));
+        assert!(SocketIndex::build(Path::new("/proc"), Some(&HashSet::new())).is_empty());
     }
 }
