@@ -292,3 +292,29 @@ fn private_namespace_with_odd_range_and_reserved_port() {
     assert_eq!(sc["pid"], std::process::id());
     assert_eq!(f.as_array().unwrap().len(), 3, "{f:#}");
 }
+
+#[test]
+fn an_ipv6_self_connect_is_found_alive_and_in_time_wait() {
+    // In a quiet namespace the scanner skips a table that sockstat says is
+    // empty; a lone IPv6 socket, alive or in TIME_WAIT, must still be read.
+    let result = in_private_netns(|| {
+        let me = self_connect("[::1]:44700".parse().unwrap());
+        let alive = run(&["scan", "--json"]);
+        drop(me);
+        let closed = run(&["scan", "--json"]);
+        (alive, closed)
+    });
+    let Some((alive, closed)) = result else {
+        return;
+    };
+    let doc = json_of(&alive);
+    let f = find(&doc["findings"], "::1", 44700, "ESTABLISHED").expect("alive");
+    assert_eq!(f["kind"], "self_connect");
+    assert_eq!(f["family"], "ipv6");
+    let doc = json_of(&closed);
+    assert!(
+        find(&doc["findings"], "::1", 44700, "TIME_WAIT").is_some(),
+        "{:#}",
+        doc["findings"]
+    );
+}

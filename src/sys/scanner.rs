@@ -461,16 +461,20 @@ impl Scanner {
         errors: &mut Vec<ScanError>,
     ) -> Option<Vec<SocketEntry>> {
         if c.is_own {
-            // The own namespace is read as the kernel lists it, both files,
-            // every refresh: the one a user compares with `cat
-            // /proc/net/tcp`, and on a host the biggest, where netlink
-            // would save no walk.
+            // The own namespace is read as the kernel lists it, from
+            // /proc/net/tcp{,6}: the one a user compares with `cat`, and on a
+            // host the biggest, where netlink would save no walk. A family
+            // that sockstat says is empty (no socket, no TIME_WAIT) is not
+            // read: each read walks the whole connection hash, even empty,
+            // and that was most of the dashboard's CPU on a quiet host.
+            let net_dir = net_dir?;
+            let families = expect_in(&net_dir);
             return read_tables(
                 &NetFiles {
-                    net_dir: net_dir?,
+                    net_dir,
                     sysctl_dir: PathBuf::new(),
                 },
-                BOTH,
+                families,
                 errors,
             );
         }
