@@ -19,7 +19,7 @@
 //!    `App::outbox`, which the event loop forwards; results come back as
 //!    a new [`super::event::Event`] variant over the same channel.
 
-use crossterm::event::{MouseEvent, MouseEventKind};
+use crossterm::event::{KeyEvent, MouseEvent, MouseEventKind};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
@@ -31,6 +31,8 @@ pub enum PaneId {
     Sockets,
     Details,
     Events,
+    /// Reproducing the problem live; in the Tab order while it is open.
+    Repro,
 }
 
 impl PaneId {
@@ -39,6 +41,7 @@ impl PaneId {
             PaneId::Sockets => "Sockets",
             PaneId::Details => "Details",
             PaneId::Events => "Events",
+            PaneId::Repro => "Repro",
         }
     }
 }
@@ -53,6 +56,13 @@ pub trait Pane {
     /// Handles a key action while the pane has the focus. `None` lets the
     /// action's global meaning apply (e.g. `q` quits).
     fn handle_key(&mut self, action: Action, app: &App) -> Option<Effect>;
+
+    /// Sees a key before the key table while the pane has the focus, for
+    /// typing into a field. `None` lets the key table have it.
+    fn handle_text(&mut self, key: &KeyEvent, app: &App) -> Option<Effect> {
+        let _ = (key, app);
+        None
+    }
 
     /// Handles the mouse inside the pane's `area`. By default the wheel
     /// acts like the arrow keys and a click focuses the pane.
