@@ -437,9 +437,21 @@ fn running(frame: &mut Frame, cur: &mut Cursor, app: &App, run: &Run, policy: &P
     let hit = s.last_source_port == Some(target) || run.self_connection().is_some();
     let hit_style = t.self_connect.remove_modifier(Modifier::REVERSED);
 
-    // (priority, lines), in display order; 0 matters most.
+    // (priority, lines), in display order; 0 matters most. A long part of
+    // the story keeps two lines ahead of the ticker and the counters; the
+    // rest comes when there is room (marked `…` when there is not).
     let mut blocks: Vec<(u8, Vec<Line<'static>>)> = vec![(0, vec![chain(t, run, w)])];
-    blocks.extend(story(t, run, policy, w));
+    let mut continued: Vec<usize> = Vec::new();
+    for (prio, mut lines) in story(t, run, policy, w) {
+        if prio <= MUST && lines.len() > 2 {
+            let rest = lines.split_off(2);
+            blocks.push((prio, lines));
+            continued.push(blocks.len() - 1);
+            blocks.push((6, rest));
+        } else {
+            blocks.push((prio, lines));
+        }
+    }
     blocks.push((4, vec![ticker(t, run, policy, w)]));
     blocks.push((5, vec![counters(t, run, w)]));
     // Rows kept for the story before the numbers grow: two per part.
@@ -471,21 +483,15 @@ fn running(frame: &mut Frame, cur: &mut Cursor, app: &App, run: &Run, policy: &P
             keep[i] = true;
             left -= h;
         } else if blocks[i].0 <= MUST && left > 0 {
-            let lines = &mut blocks[i].1;
-            lines.truncate(left as usize);
-            if let Some(last) = lines.last_mut() {
-                let text: String = last.spans.iter().map(|s| s.content.as_ref()).collect();
-                let style = last.spans.first().map_or(last.style, |s| s.style);
-                *last = Line::styled(
-                    format!(
-                        "{}…",
-                        truncate_end(&text, w.saturating_sub(1)).trim_end_matches('…')
-                    ),
-                    style,
-                );
-            }
+            blocks[i].1.truncate(left as usize);
+            ellipsis(&mut blocks[i].1, w);
             keep[i] = true;
             left = 0;
+        }
+    }
+    for &i in &continued {
+        if keep[i] && !keep[i + 1] {
+            ellipsis(&mut blocks[i].1, w);
         }
     }
     let r = cur.take(n.height());
@@ -544,6 +550,16 @@ fn running(frame: &mut Frame, cur: &mut Cursor, app: &App, run: &Run, policy: &P
                 .style(t.chart),
             bars,
         );
+    }
+}
+
+/// Marks the last line as cut short.
+fn ellipsis(lines: &mut [Line<'static>], w: usize) {
+    if let Some(last) = lines.last_mut() {
+        let text: String = last.spans.iter().map(|s| s.content.as_ref()).collect();
+        let style = last.spans.first().map_or(last.style, |s| s.style);
+        let cut = truncate_end(text.trim_end(), w.saturating_sub(1));
+        *last = Line::styled(format!("{}…", cut.trim_end_matches('…')), style);
     }
 }
 
