@@ -133,6 +133,17 @@ impl Running {
         }
     }
 
+    /// Reads until the output pauses (a frame is complete), at most 2 s.
+    fn settle(&mut self) {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(2) {
+            match self.output.recv_timeout(Duration::from_millis(300)) {
+                Ok(bytes) => self.feed(&bytes),
+                Err(_) => return,
+            }
+        }
+    }
+
     fn send(&mut self, bytes: &[u8]) {
         self.writer.write_all(bytes).unwrap();
         self.writer.flush().unwrap();
@@ -370,6 +381,8 @@ fn wait_for_the_proof(app: &mut Running, addr: &str) -> (u16, String) {
         s.contents().contains("✓ echo proven")
             && find_row(s, &[&needle, "ESTABLISHED", "◆ repro"]).is_some()
     });
+    // The frame may still be arriving (the table grew by a row).
+    app.settle();
     find_row(app.screen(), &[&needle, "◆ repro"]).unwrap()
 }
 

@@ -514,7 +514,8 @@ fn running(frame: &mut Frame, cur: &mut Cursor, app: &App, run: &Run, policy: &P
             cur.lines(frame, lines);
         }
     }
-    if left >= 3 {
+    // A rate over a handful of attempts means nothing.
+    if left >= 3 && (!run.rates.is_empty() || s.attempts >= 100) {
         cur.take(1);
         let h = cur.left().min(SPARK_MAX);
         let r = cur.take(h);
@@ -641,14 +642,31 @@ fn draw_numbers(
 /// trying ▸ kernel picked 44600 ▸ simultaneous open ▸ ESTABLISHED to itself ▸ echo proven
 fn chain(t: &Theme, run: &Run, w: usize) -> Line<'static> {
     let port = run.target().port();
+    // In bind mode the loop sets the source port itself.
+    let picked = if run.config.mode == Mode::Bind {
+        format!("bound {port}")
+    } else {
+        format!("kernel picked {port}")
+    };
     let long = [
         "trying".to_string(),
-        format!("kernel picked {port}"),
+        picked,
         "simultaneous open".to_string(),
         "ESTABLISHED to itself".to_string(),
         "echo proven".to_string(),
     ];
-    let short = ["trying", "picked", "sim. open", "ESTABLISHED", "echo"].map(String::from);
+    let short = [
+        "trying",
+        if run.config.mode == Mode::Bind {
+            "bound"
+        } else {
+            "picked"
+        },
+        "sim. open",
+        "ESTABLISHED",
+        "echo",
+    ]
+    .map(String::from);
     let running = run.is_running();
     let ending: Option<(String, Style)> = match (&run.end, run.stats.stage) {
         (None, _) => None,
@@ -739,8 +757,9 @@ fn story(t: &Theme, run: &Run, policy: &PortPolicy, w: usize) -> Vec<(u8, Vec<Li
                 format!("local = peer = {local}")
             } else {
                 format!(
-                    "local {local} = peer {peer}, ESTABLISHED: connected to itself after {} attempts ({:.2} s)",
+                    "local {local} = peer {peer}, ESTABLISHED: connected to itself after {} attempt{} ({:.2} s)",
                     group(s.attempts),
+                    if s.attempts == 1 { "" } else { "s" },
                     s.elapsed.as_secs_f64()
                 )
             };
