@@ -13,7 +13,9 @@
 //! Modules: [`keymap`] (the key table), [`pane`] (the component trait),
 //! [`layout`], [`theme`], [`view`] (filter and sort), [`tracker`] (the
 //! event log: pure diff of consecutive snapshots), [`terminal`] (enter and
-//! restore), [`interval`] (`--interval`).
+//! restore), [`interval`] (`--interval`), [`repro`] (the repro pane's
+//! state, pure), [`repro_runner`] (its threads), [`bigdigits`] (numbers
+//! in large type).
 
 pub mod app;
 pub mod bigdigits;

@@ -714,8 +714,9 @@ impl ReproState {
             };
         }
         self.duel = true;
-        if self.slots[1].port.is_empty() || !self.slots[1].is_busy() && self.slots[1].run.is_none()
-        {
+        // The first time, the second loop starts as a copy of the first on
+        // another port; later it is as it was left.
+        if self.slots[1].port.is_empty() {
             let a = self.slots[0].clone();
             let b = &mut self.slots[1];
             b.host = a.host.clone();

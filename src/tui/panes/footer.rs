@@ -34,7 +34,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     }
     // In the repro pane its own keys come first, and global keys it takes
     // over are left out.
-    let scope = if app.focus == PaneId::Repro {
+    let scope = if app.focus == PaneId::Repro && !app.help {
         Scope::Repro
     } else {
         Scope::Global

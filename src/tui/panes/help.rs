@@ -72,9 +72,12 @@ pub fn content(app: &App) -> Vec<Line<'static>> {
         Span::styled(" high ", t.high),
         Span::raw(" "),
         Span::styled(" medium ", t.medium),
-        Span::raw(" risky listeners  "),
+        Span::raw(" risky listeners"),
+    ]));
+    out.push(Line::from(vec![
+        Span::raw("  "),
         Span::styled(" ◆ repro ", t.repro),
-        Span::raw(" made by the repro pane"),
+        Span::raw(" made by the repro pane (held open, or closed and in TIME_WAIT)"),
     ]));
     out.push(Line::styled(
         "  --theme high-contrast for projectors; NO_COLOR=1 for none",
