@@ -304,11 +304,29 @@ fn q_and_ctrl_c_quit_even_while_typing_a_filter() {
 }
 
 #[test]
-fn r_is_not_bound_yet() {
+fn r_opens_the_repro_pane_and_esc_closes_it() {
     let mut d = dash();
-    let redraw = d.handle(ch('r'));
-    assert!(!redraw);
-    assert!(!d.app.quit && !d.app.help && !d.app.show_all);
+    assert!(
+        !d.app.pane_order.contains(&PaneId::Repro),
+        "not in Tab order yet"
+    );
+    assert!(d.handle(ch('r')));
+    assert!(d.app.repro.open);
+    assert_eq!(d.app.focus, PaneId::Repro);
+    assert_eq!(d.areas().of(PaneId::Repro).map(|r| r.width), Some(120));
+    assert!(
+        matches!(d.app.outbox.as_slice(), [Request::Repro(_)]),
+        "a port is asked for: {:?}",
+        d.app.outbox
+    );
+    // In the pane, `s` starts (here: no port yet, so it says so) instead of sorting.
+    d.handle(ch('s'));
+    assert_eq!(d.app.sort.column, Column::Finding);
+    d.handle(key(KeyCode::Esc));
+    assert!(!d.app.repro.open);
+    assert_eq!(d.app.focus, PaneId::Sockets);
+    assert!(!d.app.pane_order.contains(&PaneId::Repro));
+    assert!(d.areas().of(PaneId::Details).is_some());
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! The real binary in a pseudo-terminal: it shows a real self-connection
-//! made on loopback, highlighted, and leaves the terminal as it found it
-//! (cooked mode, main screen, no mouse reporting, cursor shown) on `q`,
-//! on SIGTERM and on a panic. Every wait is bounded; the child is killed
-//! if a test fails.
+//! made on loopback, highlighted; its repro pane makes one (in `bind`
+//! mode on loopback, and as root in `fresh` mode inside a private network
+//! namespace); and it leaves the terminal as it found it (cooked mode,
+//! main screen, no mouse reporting, cursor shown) on `q`, on SIGTERM and
+//! on a panic. Every wait is bounded; the child is killed if a test fails.
 
 mod common;
 
@@ -40,6 +41,11 @@ fn termios(master: &dyn MasterPty) -> libc::termios {
 
 impl Running {
     fn start(args: &[&str], env: &[(&str, &str)]) -> Running {
+        Running::start_program(env!("CARGO_BIN_EXE_selfconn-tui"), args, env)
+    }
+
+    /// Starts `program` (the binary, or a wrapper that runs it).
+    fn start_program(program: &str, args: &[&str], env: &[(&str, &str)]) -> Running {
         let pair = native_pty_system()
             .openpty(PtySize {
                 rows: ROWS,
@@ -49,7 +55,7 @@ impl Running {
             })
             .expect("a pseudo-terminal");
         let termios_before = termios(pair.master.as_ref());
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_selfconn-tui"));
+        let mut cmd = CommandBuilder::new(program);
         cmd.args(args);
         cmd.env("TERM", "xterm-256color");
         cmd.env_remove("NO_COLOR");
@@ -124,6 +130,17 @@ impl Running {
                 );
             }
             self.pump(Duration::from_millis(50));
+        }
+    }
+
+    /// Reads until the output pauses (a frame is complete), at most 2 s.
+    fn settle(&mut self) {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(2) {
+            match self.output.recv_timeout(Duration::from_millis(300)) {
+                Ok(bytes) => self.feed(&bytes),
+                Err(_) => return,
+            }
         }
     }
 
@@ -345,4 +362,105 @@ fn bad_options_are_refused_with_a_reason() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(reason), "{args:?}: {err}");
     }
+}
+
+/// The right arrow, as a terminal sends it.
+const RIGHT: &[u8] = b"\x1b[C";
+
+/// The repro pane's form with a port filled in (the suggestion).
+fn suggested(s: &vt100::Screen) -> bool {
+    find_row(s, &["host 127.0.0.1", "mode fresh", "pace max"])
+        .is_some_and(|(_, l)| l.contains("port ") && !l.contains("port …"))
+}
+
+/// Waits until the repro pane shows the proof and the table marks the
+/// socket on `addr`; returns the table's row.
+fn wait_for_the_proof(app: &mut Running, addr: &str) -> (u16, String) {
+    let needle = format!("{addr} {addr}");
+    app.wait_for("the echo proven and the marked row", |s| {
+        s.contents().contains("✓ echo proven")
+            && find_row(s, &[&needle, "ESTABLISHED", "◆ repro"]).is_some()
+    });
+    // The frame may still be arriving (the table grew by a row).
+    app.settle();
+    find_row(app.screen(), &[&needle, "◆ repro"]).unwrap()
+}
+
+#[test]
+fn the_repro_pane_makes_a_client_connect_to_itself_and_q_restores_the_terminal() {
+    let port = common::free_port("127.0.0.1");
+    let mut app = Running::start(&["--interval", "500ms"], &[]);
+    app.wait_for("the first frame", first_frame);
+    app.send(b"r");
+    app.wait_for("the repro pane with a suggested port", suggested);
+    // bind mode on a free port: connected to itself on the first attempt.
+    app.send(port.to_string().as_bytes());
+    app.send(b"\t\t");
+    app.send(RIGHT);
+    app.send(RIGHT);
+    let form = format!("port {port}  host 127.0.0.1  mode ◀ bind ▶");
+    app.wait_for("the form set to bind", |s| s.contents().contains(&form));
+    app.send(b"\r");
+    let (row, line) = wait_for_the_proof(&mut app, &format!("127.0.0.1:{port}"));
+    assert!(
+        app.screen().contents().contains("CONNECTED TO ITSELF"),
+        "{}",
+        app.screen().contents()
+    );
+    // The row has the repro style: black on bright red.
+    let col = line[..line.find("SELF-CONNECT").unwrap()].chars().count() as u16;
+    let cell = app.screen().cell(row, col).unwrap();
+    assert_eq!(cell.bgcolor(), vt100::Color::Idx(9), "{line}");
+    assert_eq!(cell.fgcolor(), vt100::Color::Idx(0), "{line}");
+
+    app.send(b"q");
+    let status = app.wait_exit();
+    assert!(status.success(), "exit status {status:?}");
+    app.assert_terminal_restored();
+}
+
+#[test]
+fn as_root_a_fresh_loop_on_the_suggested_port_connects_to_itself_in_a_private_namespace() {
+    if !common::is_root() {
+        println!("skipped: a private network namespace (unshare -n) needs root");
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_selfconn-tui");
+    let mut app = Running::start_program(
+        "unshare",
+        &[
+            "-n",
+            "sh",
+            "-c",
+            "ip link set lo up && exec \"$0\" \"$@\"",
+            bin,
+            "--interval",
+            "500ms",
+        ],
+        &[],
+    );
+    app.wait_for("the first frame", first_frame);
+    // The defaults: the suggested port, fresh, as fast as possible.
+    app.send(b"r");
+    app.wait_for("the suggested port", suggested);
+    let (_, form) = find_row(app.screen(), &["host 127.0.0.1", "mode fresh"]).unwrap();
+    let port: u16 = form
+        .split("port ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("a port in {form:?}"));
+    assert_eq!(
+        port % 2,
+        0,
+        "connect()'s parity in the default range: {port}"
+    );
+    app.send(b"\r");
+    wait_for_the_proof(&mut app, &format!("127.0.0.1:{port}"));
+    let text = app.screen().contents();
+    assert!(text.contains("local 127.0.0.1:"), "{text}");
+    app.send(b"q");
+    let status = app.wait_exit();
+    assert!(status.success(), "exit status {status:?}");
+    app.assert_terminal_restored();
 }

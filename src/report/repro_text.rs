@@ -65,14 +65,19 @@ pub fn progress_line(config: &Config, s: &Snapshot, rate: f64) -> String {
 
 /// The headline: what happened, in one sentence.
 pub fn headline(config: &Config, outcome: &Outcome) -> String {
-    let s = &outcome.stats;
+    headline_of(config, &outcome.end, &outcome.stats)
+}
+
+/// The headline of a run that ended with `end` after `s` (for a UI that
+/// keeps the end and the counters, not the outcome).
+pub fn headline_of(config: &Config, end: &End, s: &Snapshot) -> String {
     let target = config.target.addr();
     let after = format!(
         "after {} in {}",
         plural(s.attempts, "attempt", "attempts"),
         secs(s.elapsed)
     );
-    match &outcome.end {
+    match end {
         End::SelfConnected { local, peer, echo } => {
             let proof = if echo.verified {
                 format!("echo verified (wrote '{}', read it back)", echo.sent_text())

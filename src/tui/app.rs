@@ -8,6 +8,7 @@ use chrono::{DateTime, Local};
 use ratatui::layout::Rect;
 
 use super::pane::PaneId;
+use super::repro::{ReproEffect, ReproRequest, ReproState, ReproUpdate, ScanFacts};
 use super::theme::Theme;
 use super::tracker::Tracker;
 use super::view::{Filter, SearchIndex, Sort, TableView};
@@ -41,6 +42,11 @@ pub enum Effect {
     Clear,
     /// Show the details of the selection full size, or go back.
     ToggleDetails,
+    /// Open the repro pane (or focus it).
+    OpenRepro,
+    /// Stop the repro loops; when nothing runs, close the repro pane.
+    ReproBack,
+    Repro(ReproEffect),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,11 +62,16 @@ pub enum Motion {
 /// Work for the event loop beyond the state: messages to background
 /// threads. Effects push them to [`App::outbox`]; the loop drains it after
 /// each batch of events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Request {
     /// Look up the owners of every socket (true: all sockets are listed)
     /// or only the findings'.
     AllOwners(bool),
+    /// Scan now, not at the next interval (a self-connection of the repro
+    /// pane appeared or was closed: the table shows it at once).
+    Rescan,
+    /// For the repro runner.
+    Repro(ReproRequest),
 }
 
 /// A scan's outcome as the worker sends it.
@@ -111,6 +122,8 @@ pub struct App {
     pub scans_seen: u64,
     /// Requests for the event loop, oldest first.
     pub outbox: Vec<Request>,
+    /// The repro pane: its forms, its runs, the self-connections it made.
+    pub repro: ReproState,
 }
 
 impl App {
@@ -142,7 +155,51 @@ impl App {
             full_redraw: false,
             scans_seen: 0,
             outbox: Vec::new(),
+            repro: ReproState::default(),
         }
+    }
+
+    /// What the repro pane needs of the latest scan: the port policy and
+    /// the ports in use in the tool's own namespace.
+    pub fn scan_facts(&self) -> ScanFacts {
+        let Some(snap) = self.snapshot.as_ref().or(self.pending.as_ref()) else {
+            return ScanFacts::default();
+        };
+        let own = snap.namespaces.iter().position(|n| n.is_own);
+        let mut used: Vec<u16> = snap
+            .sockets
+            .iter()
+            .filter(|s| Some(s.netns) == own)
+            .map(|s| s.entry.local.port())
+            .collect();
+        used.sort_unstable();
+        used.dedup();
+        ScanFacts {
+            policy: own.map(|i| snap.namespaces[i].policy.clone()),
+            used,
+        }
+    }
+
+    /// The port policy of the tool's own namespace (the kernel defaults
+    /// before the first scan).
+    pub fn own_policy(&self) -> crate::core::ports::PortPolicy {
+        self.snapshot
+            .as_ref()
+            .or(self.pending.as_ref())
+            .and_then(|s| s.namespaces.iter().find(|n| n.is_own))
+            .map(|n| n.policy.clone())
+            .unwrap_or_default()
+    }
+
+    /// Takes an answer of the repro runner.
+    pub fn on_repro(&mut self, update: ReproUpdate) {
+        if self.repro.update(update) {
+            self.outbox.push(Request::Rescan);
+        }
+    }
+
+    fn push_repro(&mut self, requests: Vec<ReproRequest>) {
+        self.outbox.extend(requests.into_iter().map(Request::Repro));
     }
 
     pub fn is_paused(&self) -> bool {
@@ -267,6 +324,20 @@ impl App {
                 if self.zoom.is_some() {
                     self.zoom = Some(self.focus);
                 }
+                if self.focus == PaneId::Repro {
+                    // Entering the form: at its first field going forward,
+                    // its last going back.
+                    let fields = self.repro.fields();
+                    let at = if dir >= 0 {
+                        fields.first()
+                    } else {
+                        fields.last()
+                    };
+                    if let Some(&f) = at {
+                        self.repro.focus = f;
+                        self.repro.replace = true;
+                    }
+                }
             }
             Effect::Select(m) => self.move_selection(m),
             Effect::SelectRow(i) => {
@@ -323,6 +394,35 @@ impl App {
                     self.zoom = Some(PaneId::Details);
                     self.focus = PaneId::Details;
                 }
+            }
+            Effect::OpenRepro => {
+                if !self.repro.open {
+                    let requests = self.repro.open(&self.scan_facts());
+                    self.push_repro(requests);
+                    self.pane_order.push(PaneId::Repro);
+                }
+                self.zoom = None;
+                self.help = false;
+                self.focus = PaneId::Repro;
+            }
+            Effect::ReproBack => {
+                if self.repro.any_busy() {
+                    let requests = self.repro.stop_all();
+                    self.push_repro(requests);
+                } else {
+                    self.repro.open = false;
+                    self.pane_order.retain(|&p| p != PaneId::Repro);
+                    if self.focus == PaneId::Repro {
+                        self.focus = PaneId::Sockets;
+                    }
+                    if self.zoom == Some(PaneId::Repro) {
+                        self.zoom = None;
+                    }
+                }
+            }
+            Effect::Repro(e) => {
+                let requests = self.repro.apply(e, &self.scan_facts());
+                self.push_repro(requests);
             }
         }
         true

@@ -12,12 +12,13 @@ use ratatui::layout::{Position, Rect};
 
 use super::app::{App, Effect, Motion, ScanResult};
 use super::event::Event;
-use super::keymap::{self, Action};
+use super::keymap::{self, Action, Scope};
 use super::layout::{self, Areas};
 use super::pane::{Pane, PaneId};
 use super::panes::details::DetailsPane;
 use super::panes::events::EventsPane;
 use super::panes::help::HelpOverlay;
+use super::panes::repro::ReproPane;
 use super::panes::sockets::SocketsPane;
 use super::panes::{footer, header, too_small};
 use super::theme::Theme;
@@ -44,6 +45,19 @@ fn global_effect(action: Action) -> Option<Effect> {
         Action::PrevPane => Effect::CycleFocus(-1),
         Action::Redraw => Effect::FullRedraw,
         Action::Details => Effect::ToggleDetails,
+        Action::Repro => Effect::OpenRepro,
+        // The repro pane's own keys mean nothing elsewhere.
+        Action::ReproStart
+        | Action::ReproStop
+        | Action::ReproBack
+        | Action::ReproCloseSocket
+        | Action::ReproDuel
+        | Action::ReproParityDuel
+        | Action::ReproGuardDuel
+        | Action::ReproNextField
+        | Action::ReproPrevField
+        | Action::ReproLess
+        | Action::ReproMore => return None,
         Action::Up
         | Action::Down
         | Action::Top
@@ -59,9 +73,15 @@ impl Dashboard {
             Box::new(SocketsPane),
             Box::new(DetailsPane::default()),
             Box::new(EventsPane::default()),
+            Box::new(ReproPane),
         ];
         let mut app = App::new(theme, interval, now);
-        app.pane_order = panes.iter().map(|p| p.id()).collect();
+        // The repro pane joins the Tab order when it opens (`r`).
+        app.pane_order = panes
+            .iter()
+            .map(|p| p.id())
+            .filter(|&p| p != PaneId::Repro)
+            .collect();
         Dashboard {
             app,
             panes,
@@ -102,6 +122,10 @@ impl Dashboard {
                 self.on_scan(*scan);
                 true
             }
+            Event::Repro(update) => {
+                self.app.on_repro(*update);
+                true
+            }
             Event::Other => true,
             Event::Signal(_) | Event::InputGone(_) => false,
         }
@@ -132,14 +156,30 @@ impl Dashboard {
         if self.app.filter_input.is_some() {
             return self.edit_filter(key);
         }
-        let Some(action) = keymap::action_for(&key) else {
+        let focus = self.app.focus;
+        if !self.app.help {
+            // A field being typed into sees the key first.
+            let typed = self
+                .panes
+                .iter_mut()
+                .find(|p| p.id() == focus)
+                .and_then(|p| p.handle_text(&key, &self.app));
+            if typed.is_some() {
+                return self.apply(typed);
+            }
+        }
+        let scope = if focus == PaneId::Repro && !self.app.help {
+            Scope::Repro
+        } else {
+            Scope::Global
+        };
+        let Some(action) = keymap::action_in(&key, scope) else {
             return false;
         };
         if self.app.help {
             let effect = self.help.handle_key(action);
             return self.apply(effect);
         }
-        let focus = self.app.focus;
         let effect = self
             .panes
             .iter_mut()

@@ -11,6 +11,7 @@ use std::time::Duration;
 use crossterm::event::{self as ct, KeyEvent, MouseEvent};
 
 use super::app::ScanResult;
+use super::repro::ReproUpdate;
 
 #[derive(Debug)]
 pub enum Event {
@@ -20,6 +21,8 @@ pub enum Event {
     /// The terminal regained focus or pasted text: nothing to do but draw.
     Other,
     Scan(Box<ScanResult>),
+    /// An answer of the repro runner (sampled counters, a start, an end).
+    Repro(Box<ReproUpdate>),
     /// SIGTERM, SIGHUP, SIGINT or SIGQUIT: leave cleanly.
     Signal(i32),
     /// The terminal cannot be read any more.

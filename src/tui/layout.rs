@@ -14,6 +14,8 @@ pub const MIN_HEIGHT: u16 = 15;
 const SIDE_BY_SIDE: u16 = 110;
 /// Below this main-area height, one pane at a time (the focused one).
 const STACKED_MIN: u16 = 14;
+/// The table's smallest height above the repro pane (three rows).
+const REPRO_TABLE_MIN: u16 = 6;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Areas {
@@ -53,6 +55,22 @@ pub fn compute(size: Rect, app: &App) -> Areas {
         vec![(z, main)]
     } else if main.height < STACKED_MIN {
         vec![(app.focus, main)]
+    } else if app.repro.open {
+        // The repro pane takes the lower row, full width, under a shorter
+        // table (which shows its self-connection when it succeeds). The
+        // details or the log take its place while they have the focus.
+        let most = (main.height * 35 / 100).max(REPRO_TABLE_MIN);
+        let need = (app.view.rows.len() as u16).saturating_add(4);
+        let table_h = need.clamp(REPRO_TABLE_MIN, most);
+        let [table, lower] = main.layout(&Layout::vertical([
+            Constraint::Length(table_h),
+            Constraint::Min(0),
+        ]));
+        let shown = match app.focus {
+            PaneId::Details | PaneId::Events => app.focus,
+            _ => PaneId::Repro,
+        };
+        vec![(PaneId::Sockets, table), (shown, lower)]
     } else {
         // The table takes what its rows need, between 8 lines and 45% of
         // the main area; the details and the log get the rest.
@@ -67,7 +85,7 @@ pub fn compute(size: Rect, app: &App) -> Areas {
             .pane_order
             .iter()
             .copied()
-            .filter(|&p| p != PaneId::Sockets)
+            .filter(|&p| p != PaneId::Sockets && p != PaneId::Repro)
             .collect();
         let mut v = vec![(PaneId::Sockets, table)];
         if main.width >= SIDE_BY_SIDE && lowers.len() > 1 {

@@ -3,16 +3,22 @@
 //! Threads: the scan worker ([`worker`]) and the terminal reader and the
 //! signal forwarder ([`event`]) send one [`event::Event`] enum over one
 //! channel; the main loop here handles them in batches and draws only when
-//! something changed, or once a second for the clock. The state and the
-//! drawing ([`dashboard::Dashboard`], [`app::App`], [`panes`]) know nothing
-//! of threads or the real terminal, so tests drive them directly.
+//! something changed, or once a second for the clock. While a repro loop
+//! runs ([`repro_runner`], one thread per loop), the main loop also wakes
+//! about ten times a second, samples its counters (atomics, no lock) and
+//! draws. The state and the drawing ([`dashboard::Dashboard`],
+//! [`app::App`], [`panes`]) know nothing of threads or the real terminal,
+//! so tests drive them directly.
 //!
 //! Modules: [`keymap`] (the key table), [`pane`] (the component trait),
 //! [`layout`], [`theme`], [`view`] (filter and sort), [`tracker`] (the
 //! event log: pure diff of consecutive snapshots), [`terminal`] (enter and
-//! restore), [`interval`] (`--interval`).
+//! restore), [`interval`] (`--interval`), [`repro`] (the repro pane's
+//! state, pure), [`repro_runner`] (its threads), [`bigdigits`] (numbers
+//! in large type).
 
 pub mod app;
+pub mod bigdigits;
 pub mod dashboard;
 pub mod event;
 pub mod interval;
@@ -20,6 +26,8 @@ pub mod keymap;
 pub mod layout;
 pub mod pane;
 pub mod panes;
+pub mod repro;
+pub mod repro_runner;
 pub mod terminal;
 pub mod text;
 pub mod theme;
@@ -32,7 +40,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{Local, Timelike};
 
@@ -40,8 +48,12 @@ use crate::sys::scanner::ScanOptions;
 use app::Request;
 use dashboard::Dashboard;
 use event::{Event, SignalThread};
+use repro_runner::ReproRunner;
 use theme::Theme;
 use worker::ScanWorker;
+
+/// How often the screen is redrawn while a repro loop runs.
+pub const REPRO_FRAME: Duration = Duration::from_millis(100);
 
 /// What the dashboard needs from the command line.
 #[derive(Debug, Clone)]
@@ -106,13 +118,25 @@ pub fn run(config: Config) -> ExitCode {
     // A test hook: proves that a panic restores the terminal.
     let panic_test = std::env::var_os("SELFCONN_TUI_TEST_PANIC").is_some();
 
-    let exit = event_loop(&mut terminal, &mut dash, &rx, &worker, panic_test);
+    let mut runner = ReproRunner::new();
+    let exit = event_loop(
+        &mut terminal,
+        &mut dash,
+        &rx,
+        &worker,
+        &mut runner,
+        panic_test,
+    );
 
+    // The repro loops stop first (within a few milliseconds); the terminal
+    // is restored while they do; then they are waited for.
+    runner.stop();
     stop_input.store(true, Ordering::Relaxed);
     worker.stop();
     signals.close();
     drop(terminal);
     drop(guard);
+    runner.shutdown();
     match exit {
         Exit::Quit => ExitCode::SUCCESS,
         Exit::Signal(sig) => ExitCode::from((128 + sig).clamp(0, 255) as u8),
@@ -129,12 +153,24 @@ fn event_loop(
     dash: &mut Dashboard,
     rx: &mpsc::Receiver<Event>,
     worker: &ScanWorker,
+    runner: &mut ReproRunner,
     panic_test: bool,
 ) -> Exit {
     let mut redraw = true;
+    let mut next_frame = Instant::now();
     loop {
         if terminal::panicked() || !terminal::is_active() {
             return Exit::Panicked;
+        }
+        // Requests out, answers in; a running loop's counters at the frame
+        // rate only.
+        let frame_due = runner.is_active() && Instant::now() >= next_frame;
+        if frame_due {
+            next_frame = Instant::now() + REPRO_FRAME;
+        }
+        if frame_due || !dash.app.outbox.is_empty() {
+            let sample = frame_due && runner.is_running();
+            redraw |= exchange(dash, runner, Some(worker), sample);
         }
         if dash.app.full_redraw {
             dash.app.full_redraw = false;
@@ -157,15 +193,19 @@ fn event_loop(
                 panic!("SELFCONN_TUI_TEST_PANIC is set: panicking after the first frame");
             }
         }
-        // Wake up on the next second for the clock.
+        // Wake up on the next second for the clock, or on the next frame
+        // while a repro loop runs or starts.
         let now = Local::now();
-        let to_next_second = Duration::from_nanos(
+        let mut timeout = Duration::from_nanos(
             1_000_000_000u64.saturating_sub(u64::from(now.nanosecond() % 1_000_000_000)),
         );
-        let first = match rx.recv_timeout(to_next_second) {
+        if runner.is_active() {
+            timeout = timeout.min(next_frame.saturating_duration_since(Instant::now()));
+        }
+        let first = match rx.recv_timeout(timeout) {
             Ok(ev) => ev,
             Err(RecvTimeoutError::Timeout) => {
-                redraw = dash.tick(Local::now());
+                redraw |= dash.tick(Local::now());
                 continue;
             }
             Err(RecvTimeoutError::Disconnected) => {
@@ -182,13 +222,53 @@ fn event_loop(
             if dash.app.quit {
                 return Exit::Quit;
             }
-        }
-        for request in dash.app.outbox.drain(..) {
-            match request {
-                Request::AllOwners(all) => {
-                    worker.send(worker::Control::Owners(worker::owner_scope(all)));
-                }
+            // Requests go out before the next key: a key typed right after
+            // `r` sees the suggested port.
+            if !dash.app.outbox.is_empty() {
+                redraw |= exchange(dash, runner, Some(worker), false);
             }
         }
     }
+}
+
+/// Hands the dashboard's requests to the scan worker (when there is one)
+/// and to the repro runner, and feeds the runner's answers back (with the
+/// counters of running loops when `sample`). Returns whether an answer
+/// arrived. The event loop calls it; so do tests, without a worker.
+pub fn exchange(
+    dash: &mut Dashboard,
+    runner: &mut ReproRunner,
+    worker: Option<&ScanWorker>,
+    sample: bool,
+) -> bool {
+    let mut changed = false;
+    let mut sample = sample;
+    // Answers can ask for more (a rescan after a self-connection): a few
+    // rounds, the rest next time.
+    for _ in 0..4 {
+        for request in std::mem::take(&mut dash.app.outbox) {
+            match request {
+                Request::AllOwners(all) => {
+                    if let Some(w) = worker {
+                        w.send(worker::Control::Owners(worker::owner_scope(all)));
+                    }
+                }
+                Request::Rescan => {
+                    if let Some(w) = worker {
+                        w.send(worker::Control::Rescan);
+                    }
+                }
+                Request::Repro(r) => runner.request(r),
+            }
+        }
+        let updates = runner.poll(std::mem::take(&mut sample));
+        if updates.is_empty() && dash.app.outbox.is_empty() {
+            break;
+        }
+        changed |= !updates.is_empty();
+        for u in updates {
+            dash.handle(Event::Repro(Box::new(u)));
+        }
+    }
+    changed
 }

@@ -45,6 +45,10 @@ pub struct Theme {
     pub live: Style,
     pub paused: Style,
     pub heading: Style,
+    /// A self-connection made by the repro pane, in the sockets table.
+    pub repro: Style,
+    /// The repro pane's sparkline.
+    pub chart: Style,
 }
 
 impl Theme {
@@ -89,6 +93,11 @@ impl Theme {
                 .bg(Color::Yellow)
                 .add_modifier(bold),
             heading: Style::new().add_modifier(bold | Modifier::UNDERLINED),
+            repro: Style::new()
+                .fg(Color::Black)
+                .bg(Color::LightRed)
+                .add_modifier(bold),
+            chart: Style::new().fg(Color::Cyan),
         }
     }
 
@@ -135,6 +144,11 @@ impl Theme {
                 .bg(Color::Yellow)
                 .add_modifier(bold),
             heading: Style::new().add_modifier(bold | Modifier::UNDERLINED),
+            repro: Style::new()
+                .fg(Color::White)
+                .bg(Color::Magenta)
+                .add_modifier(bold),
+            chart: Style::new().fg(Color::Blue).add_modifier(bold),
         }
     }
 
@@ -161,6 +175,8 @@ impl Theme {
             live: Style::new().add_modifier(bold),
             paused: Style::new().add_modifier(bold | Modifier::REVERSED),
             heading: Style::new().add_modifier(bold | Modifier::UNDERLINED),
+            repro: Style::new().add_modifier(bold | Modifier::REVERSED | Modifier::UNDERLINED),
+            chart: Style::new(),
         }
     }
 
@@ -214,6 +230,8 @@ mod tests {
             t.live,
             t.paused,
             t.heading,
+            t.repro,
+            t.chart,
         ] {
             assert!(!colours(s), "{s:?}");
         }
@@ -221,5 +239,6 @@ mod tests {
         assert_ne!(t.high, t.plain);
         assert_ne!(t.medium, t.plain);
         assert_ne!(t.selected, Style::new());
+        assert_ne!(t.repro, t.self_connect);
     }
 }

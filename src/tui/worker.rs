@@ -18,6 +18,8 @@ use crate::sys::scanner::{OwnerScope, ScanOptions, Scanner};
 pub enum Control {
     /// Whose owners to look up from now on; rescans at once.
     Owners(OwnerScope),
+    /// Rescan at once.
+    Rescan,
 }
 
 pub struct ScanWorker {
@@ -67,6 +69,7 @@ impl ScanWorker {
                     match commands.recv_timeout(pause_after(interval, took)) {
                         Err(RecvTimeoutError::Timeout) => {}
                         Ok(Control::Owners(scope)) => scanner.options.owners = scope,
+                        Ok(Control::Rescan) => {}
                         Err(RecvTimeoutError::Disconnected) => return,
                     }
                 }

@@ -7,7 +7,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::tui::app::App;
-use crate::tui::keymap::{Action, Binding, KEYMAP};
+use crate::tui::keymap::{self, Action, Binding, KEYMAP, Scope};
+use crate::tui::pane::PaneId;
 use crate::tui::text::{truncate_start, width};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
@@ -31,7 +32,23 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         spans.push(Span::styled(s, t.paused));
         spans.push(Span::raw("  "));
     }
-    for b in KEYMAP {
+    // In the repro pane its own keys come first, and global keys it takes
+    // over are left out.
+    let scope = if app.focus == PaneId::Repro && !app.help {
+        Scope::Repro
+    } else {
+        Scope::Global
+    };
+    let ordered = KEYMAP
+        .iter()
+        .filter(|b| b.scope == scope)
+        .chain(KEYMAP.iter().filter(|b| {
+            scope != Scope::Global && b.scope == Scope::Global && !keymap::shadowed(b, scope)
+        }));
+    for b in ordered {
+        if scope == Scope::Repro && b.action == Action::Repro {
+            continue;
+        }
         let Some(hint) = hint(b, app) else { continue };
         let keys = b.keys[0].label();
         let w = width(&keys) + 1 + width(hint) + 2;
@@ -52,6 +69,15 @@ fn hint(b: &Binding, app: &App) -> Option<&'static str> {
         Action::Pause if app.is_paused() => "resume",
         Action::Details if app.zoom.is_some() => "back",
         Action::ToggleAll if app.show_all => "findings",
+        Action::ReproStart if app.repro.any_busy() => return None,
+        Action::ReproStop if !app.repro.any_busy() => return None,
+        Action::ReproCloseSocket if !app.repro.any_held() => return None,
+        Action::ReproDuel | Action::ReproParityDuel | Action::ReproGuardDuel
+            if app.repro.any_busy() =>
+        {
+            return None;
+        }
+        Action::ReproDuel if app.repro.duel => "one loop",
         _ => h,
     })
 }

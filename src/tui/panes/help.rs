@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
 
 use crate::tui::app::{App, Effect};
-use crate::tui::keymap::{self, Action, KEYMAP, MOUSE_HELP, Section};
+use crate::tui::keymap::{self, Action, KEYMAP, MOUSE_HELP, REPRO_TYPING_HELP, Section};
 use crate::tui::text::{truncate_end, width};
 
 #[derive(Debug, Default)]
@@ -40,6 +40,17 @@ pub fn content(app: &App) -> Vec<Line<'static>> {
                 Span::raw(b.help),
             ]));
         }
+        if section == Section::Repro {
+            for (what, does) in REPRO_TYPING_HELP {
+                let pad = KEY_COL.saturating_sub(width(what)).max(1);
+                out.push(Line::from(vec![
+                    Span::raw("  "),
+                    Span::styled(*what, t.key),
+                    Span::raw(" ".repeat(pad)),
+                    Span::raw(*does),
+                ]));
+            }
+        }
     }
     out.push(Line::raw(""));
     out.push(Line::styled("Mouse", t.heading));
@@ -62,6 +73,11 @@ pub fn content(app: &App) -> Vec<Line<'static>> {
         Span::raw(" "),
         Span::styled(" medium ", t.medium),
         Span::raw(" risky listeners"),
+    ]));
+    out.push(Line::from(vec![
+        Span::raw("  "),
+        Span::styled(" ◆ repro ", t.repro),
+        Span::raw(" made by the repro pane (held open, or closed and in TIME_WAIT)"),
     ]));
     out.push(Line::styled(
         "  --theme high-contrast for projectors; NO_COLOR=1 for none",

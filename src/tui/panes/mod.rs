@@ -7,6 +7,7 @@ pub mod events;
 pub mod footer;
 pub mod header;
 pub mod help;
+pub mod repro;
 pub mod sockets;
 pub mod too_small;
 

@@ -12,6 +12,7 @@ use ratatui::widgets::{
 };
 
 use super::pane_block;
+use crate::core::snapshot::{Snapshot, Socket};
 use crate::tui::app::{App, Effect, Motion};
 use crate::tui::keymap::{Action, key_label};
 use crate::tui::layout::table_body_rows;
@@ -20,6 +21,15 @@ use crate::tui::text::{truncate_end, truncate_start, width};
 use crate::tui::view::{Column, cell_text, visible_offset};
 
 const HIGHLIGHT: &str = "▶ ";
+/// In the process column of a self-connection the repro pane made.
+pub const REPRO_TAG: &str = "◆ repro";
+
+/// Whether `s` is a self-connection the repro pane made (held, or closed
+/// and waiting in TIME_WAIT): in the tool's own namespace, on an address
+/// the pane connected to itself.
+pub fn is_repro_socket(app: &App, snap: &Snapshot, s: &Socket) -> bool {
+    s.entry.is_self_connected() && snap.namespace_of(s).is_own && app.repro.is_mark(s.entry.local)
+}
 
 #[derive(Debug, Default)]
 pub struct SocketsPane;
@@ -213,9 +223,22 @@ impl Pane for SocketsPane {
 
         let many_ns = snap.namespaces.len() > 1;
         let mut desired = [0usize; 9];
+        let marked: Vec<bool> = visible
+            .iter()
+            .map(|s| is_repro_socket(app, snap, s))
+            .collect();
         let texts: Vec<[String; 9]> = visible
             .iter()
-            .map(|s| Column::ALL.map(|c| cell_text(snap, s, c)))
+            .zip(&marked)
+            .map(|(s, &mark)| {
+                Column::ALL.map(|c| {
+                    if mark && c == Column::Process {
+                        REPRO_TAG.to_string()
+                    } else {
+                        cell_text(snap, s, c)
+                    }
+                })
+            })
             .collect();
         for (i, c) in Column::ALL.iter().enumerate() {
             let title_w = width(c.title()) + usize::from(*c == app.sort.column);
@@ -237,17 +260,24 @@ impl Pane for SocketsPane {
             Cell::from(truncate_end(&title, *w))
         }))
         .style(t.table_header);
-        let rows = visible.iter().zip(&texts).map(|(s, text)| {
-            Row::new(cols.iter().map(|(c, w)| {
-                let i = Column::ALL.iter().position(|x| x == c).unwrap_or(0);
-                let cell = match c {
-                    Column::Local | Column::Remote => truncate_start(&text[i], *w),
-                    _ => truncate_end(&text[i], *w),
-                };
-                Cell::from(cell)
-            }))
-            .style(t.finding(s.finding))
-        });
+        let process_shown = cols.iter().any(|(c, _)| *c == Column::Process);
+        let rows = visible
+            .iter()
+            .zip(&texts)
+            .zip(&marked)
+            .map(|((s, text), &mark)| {
+                Row::new(cols.iter().map(|(c, w)| {
+                    let i = Column::ALL.iter().position(|x| x == c).unwrap_or(0);
+                    let cell = match c {
+                        // Too narrow for the process: the tag goes first.
+                        Column::Finding if mark && !process_shown => truncate_end(REPRO_TAG, *w),
+                        Column::Local | Column::Remote => truncate_start(&text[i], *w),
+                        _ => truncate_end(&text[i], *w),
+                    };
+                    Cell::from(cell)
+                }))
+                .style(if mark { t.repro } else { t.finding(s.finding) })
+            });
         let widths = cols.iter().map(|(_, w)| Constraint::Length(*w as u16));
         let table = Table::new(rows, widths)
             .header(header)

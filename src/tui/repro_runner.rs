@@ -1,0 +1,305 @@
+//! The repro pane's threads: it carries out [`ReproRequest`]s and answers
+//! with [`ReproUpdate`]s. Owned by the event loop (and by tests), never by
+//! the state, which stays pure.
+//!
+//! Each loop runs in its own thread ([`ReproHandle`]); the target is
+//! checked (a name may need DNS) in a short-lived thread first, so that
+//! no key waits for it. The counters are read without a lock when the
+//! loop asks for a sample, at the draw tick. A socket connected to itself
+//! is kept here until the user closes it. Dropping the runner (or
+//! [`ReproRunner::shutdown`]) stops every loop and waits for it.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::sync::mpsc::{self, Receiver, TryRecvError};
+
+use socket2::{Domain, SockAddr, Socket, Type};
+
+use super::repro::{MAX_ATTEMPTS, MAX_TIME, Purpose, ReproRequest, ReproUpdate, SLOTS};
+use crate::core::ports::PortPolicy;
+use crate::repro::{Config, ReproHandle, SelfConnection, Target};
+use crate::sys::procnet::{NetFiles, read_policy};
+
+#[derive(Debug, Default)]
+struct Slot {
+    /// The target being checked; the loop's handle comes back here.
+    starting: Option<Receiver<Result<ReproHandle, String>>>,
+    running: Option<ReproHandle>,
+    held: Option<SelfConnection>,
+}
+
+#[derive(Debug, Default)]
+pub struct ReproRunner {
+    slots: [Slot; SLOTS],
+    /// Answers not yet collected by [`ReproRunner::poll`].
+    ready: Vec<ReproUpdate>,
+}
+
+impl ReproRunner {
+    pub fn new() -> ReproRunner {
+        ReproRunner::default()
+    }
+
+    /// Whether a loop runs or is about to (the event loop then polls at
+    /// the frame rate).
+    pub fn is_active(&self) -> bool {
+        !self.ready.is_empty()
+            || self
+                .slots
+                .iter()
+                .any(|s| s.starting.is_some() || s.running.is_some())
+    }
+
+    /// Whether a loop runs (its counters change).
+    pub fn is_running(&self) -> bool {
+        self.slots.iter().any(|s| s.running.is_some())
+    }
+
+    pub fn request(&mut self, req: ReproRequest) {
+        match req {
+            ReproRequest::Suggest {
+                purpose,
+                host,
+                policy,
+                used,
+                prefer,
+            } => {
+                let policy = policy.unwrap_or_else(|| {
+                    read_policy(&NetFiles::own(Path::new("/proc")), &mut Vec::new())
+                });
+                let ip = trial_ip(&host);
+                let port = suggest(purpose, &policy, prefer, |p| {
+                    !used.contains(&p) && is_free(ip, p)
+                });
+                self.ready.push(ReproUpdate::Suggested { purpose, port });
+            }
+            ReproRequest::Start {
+                slot,
+                host,
+                port,
+                mode,
+                rate,
+            } => {
+                let s = &mut self.slots[slot];
+                // A new run on this slot: its old socket goes first (it
+                // may hold the very port), then any old loop.
+                if s.held.take().is_some() {
+                    self.ready.push(ReproUpdate::Closed { slot });
+                }
+                if let Some(h) = s.running.take() {
+                    let _ = h.stop_and_join();
+                }
+                let (tx, rx) = mpsc::channel();
+                let spawned = std::thread::Builder::new()
+                    .name("selfconn-repro-check".into())
+                    .spawn(move || {
+                        let started = Target::resolve(&host, port)
+                            .map_err(|e| e.to_string())
+                            .and_then(|target| {
+                                let config = Config {
+                                    rate,
+                                    max_time: MAX_TIME,
+                                    max_attempts: MAX_ATTEMPTS,
+                                    ..Config::new(target, mode)
+                                };
+                                config.check().map_err(|e| e.to_string())?;
+                                ReproHandle::spawn(config)
+                                    .map_err(|e| format!("cannot start the loop: {e}"))
+                            });
+                        // When the start was cancelled meanwhile, the
+                        // handle comes back and is dropped: the loop stops.
+                        let _ = tx.send(started);
+                    });
+                match spawned {
+                    Ok(_) => s.starting = Some(rx),
+                    Err(e) => self.ready.push(ReproUpdate::Refused {
+                        slot,
+                        message: format!("cannot start a thread: {e}"),
+                    }),
+                }
+            }
+            ReproRequest::Stop { slot } => {
+                let s = &mut self.slots[slot];
+                if s.starting.take().is_some() {
+                    self.ready.push(ReproUpdate::Cancelled { slot });
+                }
+                if let Some(h) = &s.running {
+                    h.stop(); // the end is collected by `poll`
+                }
+            }
+            ReproRequest::CloseSocket { slot } => {
+                if let Some(conn) = self.slots[slot].held.take() {
+                    conn.close();
+                    self.ready.push(ReproUpdate::Closed { slot });
+                }
+            }
+        }
+    }
+
+    /// The answers since the last call: starts, ends, and with `sample`
+    /// the counters of every running loop.
+    pub fn poll(&mut self, sample: bool) -> Vec<ReproUpdate> {
+        let mut out = std::mem::take(&mut self.ready);
+        for (slot, s) in self.slots.iter_mut().enumerate() {
+            if let Some(rx) = &s.starting {
+                match rx.try_recv() {
+                    Ok(Ok(handle)) => {
+                        out.push(ReproUpdate::Started {
+                            slot,
+                            config: handle.config().clone(),
+                        });
+                        s.running = Some(handle);
+                        s.starting = None;
+                    }
+                    Ok(Err(message)) => {
+                        out.push(ReproUpdate::Refused { slot, message });
+                        s.starting = None;
+                    }
+                    Err(TryRecvError::Empty) => {}
+                    Err(TryRecvError::Disconnected) => {
+                        out.push(ReproUpdate::Refused {
+                            slot,
+                            message: "the target check stopped without an answer".into(),
+                        });
+                        s.starting = None;
+                    }
+                }
+            }
+            let Some(handle) = &s.running else { continue };
+            if handle.is_finished() {
+                if let Some(h) = s.running.take() {
+                    let mut outcome = h.join();
+                    s.held = outcome.take_connection();
+                    out.push(ReproUpdate::Ended {
+                        slot,
+                        end: outcome.end,
+                        stats: outcome.stats,
+                        held: s.held.is_some(),
+                    });
+                }
+            } else if sample {
+                out.push(ReproUpdate::Progress {
+                    slot,
+                    stats: handle.snapshot(),
+                });
+            }
+        }
+        out
+    }
+
+    /// Asks every loop to stop, without waiting.
+    pub fn stop(&mut self) {
+        for s in &mut self.slots {
+            s.starting = None;
+            if let Some(h) = &s.running {
+                h.stop();
+            }
+        }
+    }
+
+    /// Stops every loop, then waits for them all; closes held sockets.
+    pub fn shutdown(&mut self) {
+        self.stop();
+        for s in &mut self.slots {
+            if let Some(h) = s.running.take() {
+                let _ = h.join();
+            }
+            s.held = None;
+        }
+        self.ready.clear();
+    }
+}
+
+impl Drop for ReproRunner {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// The address to try binding on: the host when it is an address, else
+/// loopback (a name is checked when the run starts).
+fn trial_ip(host: &str) -> IpAddr {
+    host.trim_matches(['[', ']'])
+        .parse()
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
+/// Whether nothing has `port` bound on `ip`: a bind without
+/// `SO_REUSEADDR` fails on any socket using the port there (a listener, a
+/// connection, a socket in TIME_WAIT, a wildcard bind).
+pub fn is_free(ip: IpAddr, port: u16) -> bool {
+    let addr = SocketAddr::new(ip, port);
+    Socket::new(Domain::for_address(addr), Type::STREAM, None)
+        .and_then(|s| s.bind(&SockAddr::from(addr)))
+        .is_ok()
+}
+
+/// A port for `purpose`, with connect()'s parity, inside the range and not
+/// reserved, that `free` accepts, and (for a duel) a partner port that it
+/// accepts too. `prefer` is kept when it fits.
+pub fn suggest(
+    purpose: Purpose,
+    policy: &PortPolicy,
+    prefer: Option<u16>,
+    free: impl Fn(u16) -> bool,
+) -> Option<u16> {
+    let usable = |p: u16| policy.is_ephemeral(p) && free(p);
+    let fits = |p: u16| {
+        policy.range.has_connect_parity(p)
+            && usable(p)
+            && match purpose.partner(p) {
+                Some(q) => q <= policy.range.high && usable(q),
+                None => true,
+            }
+    };
+    if let Some(p) = prefer.filter(|&p| fits(p)) {
+        return Some(p);
+    }
+    policy.range.suggest_target(fits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::ports::{PortRange, ReservedPorts};
+
+    #[test]
+    fn suggestions_have_connect_parity_and_free_partners() {
+        let policy = PortPolicy {
+            range: PortRange {
+                low: 40000,
+                high: 40010,
+            },
+            reserved: ReservedPorts::parse("40004").unwrap(),
+        };
+        let all = |_| true;
+        let p = suggest(Purpose::Open, &policy, None, all).unwrap();
+        assert!(policy.range.has_connect_parity(p) && p != 40004, "{p}");
+        assert_eq!(
+            suggest(Purpose::Open, &policy, Some(40002), all),
+            Some(40002)
+        );
+        assert_ne!(
+            suggest(Purpose::Open, &policy, Some(40003), all),
+            Some(40003),
+            "odd: not kept"
+        );
+        // The parity duel needs p + 1 free; the guard duel p + 2.
+        let p = suggest(Purpose::ParityDuel, &policy, None, |x| x != 40005).unwrap();
+        assert_ne!(p, 40004);
+        assert_ne!(p + 1, 40005);
+        let p = suggest(Purpose::GuardDuel, &policy, Some(40010), all).unwrap();
+        assert!(p + 2 <= 40010 && p + 2 != 40004 && p != 40004, "{p}");
+        assert_eq!(suggest(Purpose::Open, &policy, None, |_| false), None);
+    }
+
+    #[test]
+    fn a_bound_port_is_not_free() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        assert!(!is_free(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
+        drop(l);
+        assert_eq!(trial_ip("[::1]"), "::1".parse::<IpAddr>().unwrap());
+        assert_eq!(trial_ip("localhost"), IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+}
