@@ -87,7 +87,7 @@ pub fn prospect(policy: &PortPolicy, mode: Mode, port: u16) -> Prospect {
         (Mode::Fresh | Mode::Reuse, true) => p(
             Likelihood::Expected,
             format!(
-                "{port} is in the ephemeral range {range} and {first}, the parity connect() picks first: the kernel walks up through the {n} {first} ports and reaches {port} within one pass."
+                "{port} is in the ephemeral range {range} and {first}, the parity connect() picks first: the kernel walks up through the {n} {first} ports in small random steps and usually reaches {port} within a pass or two (each step skips some ports, so a run can take several passes)."
             ),
         ),
         (Mode::Fresh | Mode::Reuse | Mode::Guarded, false) => p(
