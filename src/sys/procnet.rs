@@ -54,20 +54,35 @@ pub fn parse_tcp_table(
     source: &str,
     errors: &mut Vec<ScanError>,
 ) -> Vec<SocketEntry> {
+    let mut out = Vec::new();
+    parse_chunk(text, 1, family, source, &mut out, errors);
+    out
+}
+
+/// Parses a piece of a table that starts with the header line, whose first
+/// line is line `first_line` of the file, into `out`.
+fn parse_chunk(
+    text: &[u8],
+    first_line: usize,
+    family: Family,
+    source: &str,
+    out: &mut Vec<SocketEntry>,
+    errors: &mut Vec<ScanError>,
+) {
     let si = system_info();
-    // Fast path: the crate parses the whole table in one go.
+    // Fast path: the crate parses the whole piece in one go.
     if let Ok(TcpNetEntries(rows)) = TcpNetEntries::from_buf_read(text, &si) {
-        return rows
-            .into_iter()
-            .map(|e| SocketEntry::from_procfs(family, e))
-            .collect();
+        out.extend(
+            rows.into_iter()
+                .map(|e| SocketEntry::from_procfs(family, e)),
+        );
+        return;
     }
     // Slow path, only when something is wrong: line by line, to keep the
     // good rows and name the bad ones.
     let text = String::from_utf8_lossy(text);
     let mut lines = text.lines();
     let header = lines.next().unwrap_or_default();
-    let mut out = Vec::new();
     for (i, line) in lines.enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -79,12 +94,11 @@ pub fn parse_tcp_table(
                     .map(|e| SocketEntry::from_procfs(family, e)),
             ),
             Err(e) => errors.push(ScanError::new(
-                format!("{source} line {}", i + 2),
+                format!("{source} line {}", first_line + i + 1),
                 format!("unreadable row skipped ({e}): {:?}", truncate(line, 80)),
             )),
         }
     }
-    out
 }
 
 fn truncate(s: &str, n: usize) -> &str {
@@ -103,31 +117,66 @@ fn io_message(e: &std::io::Error) -> String {
 }
 
 /// Reads one TCP table; `None` when the file itself could not be read.
+///
+/// The text is parsed in pieces of about [`CHUNK`] bytes as it is read: a
+/// host with 100k sockets has 15 MB of it, which need not all be in memory
+/// at once (nor the crate's rows for all of it).
 pub fn read_tcp_table(
     files: &NetFiles,
     family: Family,
     errors: &mut Vec<ScanError>,
 ) -> Option<Vec<SocketEntry>> {
+    use std::io::BufRead;
     let path = files.tcp(family);
     let source = path.display().to_string();
-    match read_proc_file(&path) {
-        Ok(bytes) => Some(parse_tcp_table(&bytes, family, &source, errors)),
+    let failed = |e: std::io::Error, errors: &mut Vec<ScanError>| {
+        errors.push(ScanError::new(source.clone(), io_message(&e)));
+    };
+    let mut reader = match std::fs::File::open(&path) {
+        Ok(f) => std::io::BufReader::with_capacity(64 * 1024, f),
         Err(e) => {
-            errors.push(ScanError::new(source, io_message(&e)));
-            None
+            failed(e, errors);
+            return None;
+        }
+    };
+    let mut header = Vec::new();
+    if let Err(e) = reader.read_until(b'\n', &mut header) {
+        failed(e, errors);
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut chunk = Vec::with_capacity(CHUNK + 4096);
+    let mut chunk_first_line = 1;
+    let mut lines_read = 1;
+    loop {
+        chunk.clear();
+        chunk.extend_from_slice(&header);
+        let mut eof = false;
+        while chunk.len() < CHUNK {
+            match reader.read_until(b'\n', &mut chunk) {
+                Ok(0) => {
+                    eof = true;
+                    break;
+                }
+                Ok(_) => lines_read += 1,
+                Err(e) => {
+                    // Keep what was read; say the table was cut short.
+                    failed(e, errors);
+                    eof = true;
+                    break;
+                }
+            }
+        }
+        parse_chunk(&chunk, chunk_first_line, family, &source, &mut out, errors);
+        chunk_first_line = lines_read;
+        if eof {
+            return Some(out);
         }
     }
 }
 
-/// Reads a `/proc` file whole. Large reads matter: the kernel regenerates
-/// the TCP table text for every read call.
-pub fn read_proc_file(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
-    let mut buf = Vec::with_capacity(256 * 1024);
-    f.read_to_end(&mut buf)?;
-    Ok(buf)
-}
+/// How much table text is parsed at a time.
+const CHUNK: usize = 512 * 1024;
 
 /// Reads the namespace's range and reserved list. What cannot be read is
 /// reported and replaced by the kernel default (range) or an empty list.
@@ -180,6 +229,40 @@ mod tests {
         assert_eq!(rows[0].inode, 12345);
         assert_eq!(rows[1].state, TcpState::Listen);
         assert_eq!(rows[1].local.port(), 22);
+    }
+
+    #[test]
+    fn a_big_table_is_read_in_pieces_and_line_numbers_stay_right() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("net")).unwrap();
+        let mut text = format!("{HEADER}\n");
+        let rows = 6000; // about 900 KB: two pieces
+        let bad = 4500;
+        for i in 0..rows {
+            if i == bad {
+                text.push_str("   x: garbled\n");
+                continue;
+            }
+            text.push_str(&format!(
+                "{i:4}: 0100007F:{:04X} 0100007F:0016 01 00000000:00000000 00:00000000 00000000     0        0 {} 1 0000000000000000 20 4 30 10 -1\n",
+                1024 + i,
+                100_000 + i
+            ));
+        }
+        assert!(text.len() > CHUNK);
+        std::fs::write(dir.path().join("net/tcp"), &text).unwrap();
+        let files = NetFiles::own(dir.path());
+        let mut errors = vec![];
+        let got = read_tcp_table(&files, Family::Ipv4, &mut errors).unwrap();
+        assert_eq!(got.len(), rows - 1);
+        assert_eq!(got[0].local.port(), 1024);
+        assert_eq!(got.last().unwrap().inode, 100_000 + rows as u64 - 1);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        // The header is line 1, row i is line i + 2.
+        assert!(
+            errors[0].source.ends_with(&format!("line {}", bad + 2)),
+            "{errors:?}"
+        );
     }
 
     #[test]
