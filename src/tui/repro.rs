@@ -216,7 +216,14 @@ impl Run {
             }
             self.rates.push_back(rate);
         }
-        if let Some(p) = stats.last_source_port
+        self.note_port(stats.last_source_port);
+        self.furthest = self.furthest.max(Step::of(stats.stage));
+        self.stats = stats;
+    }
+
+    /// Adds the kernel's latest pick to the source-port ticker.
+    fn note_port(&mut self, port: Option<u16>) {
+        if let Some(p) = port
             && self.ports.back() != Some(&p)
         {
             if self.ports.len() == PORTS_KEPT {
@@ -224,8 +231,6 @@ impl Run {
             }
             self.ports.push_back(p);
         }
-        self.furthest = self.furthest.max(Step::of(stats.stage));
-        self.stats = stats;
     }
 
     /// The attempts per second lately: over the last second of samples.
@@ -238,14 +243,7 @@ impl Run {
     }
 
     fn finish(&mut self, end: End, stats: Snapshot, held: bool) {
-        if let Some(p) = stats.last_source_port
-            && self.ports.back() != Some(&p)
-        {
-            if self.ports.len() == PORTS_KEPT {
-                self.ports.pop_front();
-            }
-            self.ports.push_back(p);
-        }
+        self.note_port(stats.last_source_port);
         self.furthest = self.furthest.max(Step::of(stats.stage));
         if let End::SelfConnected { echo, .. } = &end {
             self.furthest = self.furthest.max(if echo.verified {

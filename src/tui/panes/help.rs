@@ -21,6 +21,17 @@ pub struct HelpOverlay {
 
 const KEY_COL: usize = 12;
 
+/// One help line: the keys in their column, then what they do.
+fn key_line(keys: String, does: &'static str, style: ratatui::style::Style) -> Line<'static> {
+    let pad = KEY_COL.saturating_sub(width(&keys)).max(1);
+    Line::from(vec![
+        Span::raw("  "),
+        Span::styled(keys, style),
+        Span::raw(" ".repeat(pad)),
+        Span::raw(does),
+    ])
+}
+
 /// The help text, one line per binding, grouped by section.
 pub fn content(app: &App) -> Vec<Line<'static>> {
     let t = &app.theme;
@@ -31,37 +42,18 @@ pub fn content(app: &App) -> Vec<Line<'static>> {
         }
         out.push(Line::styled(section.title(), t.heading));
         for b in KEYMAP.iter().filter(|b| b.section == section) {
-            let keys = keymap::keys_label(b);
-            let pad = KEY_COL.saturating_sub(width(&keys)).max(1);
-            out.push(Line::from(vec![
-                Span::raw("  "),
-                Span::styled(keys, t.key),
-                Span::raw(" ".repeat(pad)),
-                Span::raw(b.help),
-            ]));
+            out.push(key_line(keymap::keys_label(b), b.help, t.key));
         }
         if section == Section::Repro {
             for (what, does) in REPRO_TYPING_HELP {
-                let pad = KEY_COL.saturating_sub(width(what)).max(1);
-                out.push(Line::from(vec![
-                    Span::raw("  "),
-                    Span::styled(*what, t.key),
-                    Span::raw(" ".repeat(pad)),
-                    Span::raw(*does),
-                ]));
+                out.push(key_line(what.to_string(), does, t.key));
             }
         }
     }
     out.push(Line::raw(""));
     out.push(Line::styled("Mouse", t.heading));
     for (what, does) in MOUSE_HELP {
-        let pad = KEY_COL.saturating_sub(width(what)).max(1);
-        out.push(Line::from(vec![
-            Span::raw("  "),
-            Span::styled(*what, t.key),
-            Span::raw(" ".repeat(pad)),
-            Span::raw(*does),
-        ]));
+        out.push(key_line(what.to_string(), does, t.key));
     }
     out.push(Line::raw(""));
     out.push(Line::styled("Colours", t.heading));
