@@ -138,19 +138,10 @@ fn addr(port: u16) -> SocketAddr {
 }
 
 /// The run above, connected to itself at 12.6 s.
-fn succeeded(theme: Theme) -> Dashboard {
-    let mut d = running(theme);
-    let stats = Snapshot {
-        stage: Stage::EchoProven,
-        attempts: 12_601,
-        refused: 12_600,
-        elapsed: Duration::from_millis(12_601),
-        last_source_port: Some(PORT),
-        even_source_ports: 12_601,
-        ..Snapshot::default()
-    };
+/// Slot 0 ends connected to itself on PORT, echo proven, socket held.
+fn self_connected(d: &mut Dashboard, stats: Snapshot) {
     update(
-        &mut d,
+        d,
         ReproUpdate::Ended {
             slot: 0,
             end: End::SelfConnected {
@@ -162,6 +153,20 @@ fn succeeded(theme: Theme) -> Dashboard {
             held: true,
         },
     );
+}
+
+fn succeeded(theme: Theme) -> Dashboard {
+    let mut d = running(theme);
+    let stats = Snapshot {
+        stage: Stage::EchoProven,
+        attempts: 12_601,
+        refused: 12_600,
+        elapsed: Duration::from_millis(12_601),
+        last_source_port: Some(PORT),
+        even_source_ports: 12_601,
+        ..Snapshot::default()
+    };
+    self_connected(&mut d, stats);
     d
 }
 
@@ -215,19 +220,7 @@ fn duel(theme: Theme) -> Dashboard {
     stats.refused = 148_800;
     stats.even_source_ports = 148_801;
     stats.last_source_port = Some(PORT);
-    update(
-        &mut d,
-        ReproUpdate::Ended {
-            slot: 0,
-            end: End::SelfConnected {
-                local: addr(PORT),
-                peer: addr(PORT),
-                echo: verified_echo(),
-            },
-            stats,
-            held: true,
-        },
-    );
+    self_connected(&mut d, stats);
     d
 }
 
