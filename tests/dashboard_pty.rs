@@ -421,8 +421,7 @@ fn the_repro_pane_makes_a_client_connect_to_itself_and_q_restores_the_terminal()
 
 #[test]
 fn as_root_a_fresh_loop_on_the_suggested_port_connects_to_itself_in_a_private_namespace() {
-    if !common::is_root() {
-        println!("skipped: a private network namespace (unshare -n) needs root");
+    if !common::root_or_skip("a private network namespace (unshare -n) needs root") {
         return;
     }
     let bin = env!("CARGO_BIN_EXE_selfconn-tui");

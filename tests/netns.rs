@@ -39,12 +39,11 @@ fn ip(args: &[&str]) {
 impl TestNetns {
     /// `None`, after saying why, when the test cannot make namespaces.
     fn new(tag: &str) -> Option<TestNetns> {
-        if !is_root() {
-            println!("skipped: creating network namespaces (ip netns add) needs root");
+        if !common::root_or_skip("creating network namespaces (ip netns add) needs root") {
             return None;
         }
         if Command::new("ip").arg("-V").output().is_err() {
-            println!("skipped: the ip command (iproute2) is not installed");
+            common::skip("the ip command (iproute2) is not installed");
             return None;
         }
         let name = format!(

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{free_port_outside_range, is_root, json_of as json};
+use common::{free_port_outside_range, json_of as json};
 use std::net::{Ipv4Addr, TcpListener};
 
 const BIN: &str = env!("CARGO_BIN_EXE_selfconn-tui");
@@ -36,8 +36,7 @@ fn repro_in_netns(test: &str, args: &[&str]) -> Option<Output> {
 /// (a narrow one makes the kernel reach the target within a few hundred
 /// attempts, however loaded the machine).
 fn repro_in_netns_with_range(test: &str, range: &str, args: &[&str]) -> Option<Output> {
-    if !is_root() {
-        println!("{test}: skipped: needs root for unshare -n");
+    if !common::root_or_skip(&format!("{test}: needs root for unshare -n")) {
         return None;
     }
     Some(

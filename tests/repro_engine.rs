@@ -456,7 +456,7 @@ fn every_socket_is_closed_except_the_self_connected_one() {
         use std::os::fd::AsRawFd;
         let probe = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         let Some(cookie) = netns_cookie(probe.as_raw_fd()) else {
-            println!("sockets_closed: skipped: no SO_NETNS_COOKIE (Linux < 5.14)");
+            common::skip("sockets_closed: no SO_NETNS_COOKIE (Linux < 5.14)");
             return;
         };
         assert_eq!(open_sockets_in(cookie), 1, "only the probe");

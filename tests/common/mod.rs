@@ -30,6 +30,28 @@ pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
+/// The variable under which a skipped test is a failure. `.ci/run` sets
+/// it, so CI cannot go green without the tests that need root.
+pub const STRICT_VAR: &str = "SELFCONN_TESTS_STRICT";
+
+/// Says that a test is skipped and why; under [`STRICT_VAR`] it fails
+/// instead. Call it, then return.
+pub fn skip(why: &str) {
+    if std::env::var_os(STRICT_VAR).is_some_and(|v| !v.is_empty() && v != "0") {
+        panic!("{STRICT_VAR} is set and this test would skip: {why}");
+    }
+    println!("skipped: {why}");
+}
+
+/// True when root; otherwise skips (see [`skip`]) with `why`.
+pub fn root_or_skip(why: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    skip(why);
+    false
+}
+
 /// The ephemeral range of the calling thread's namespace.
 pub fn port_range() -> (u16, u16) {
     let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap();
@@ -98,8 +120,7 @@ thread_local! {
 /// touching the host's. Child processes it spawns inherit the namespace.
 /// Returns `None`, after saying so, when not root.
 pub fn in_private_netns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-    if !is_root() {
-        println!("skipped: a private network namespace (unshare -n) needs root");
+    if !root_or_skip("a private network namespace (unshare -n) needs root") {
         return None;
     }
     let host_ns = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
