@@ -1,7 +1,10 @@
-//! The pure core: port policy, socket classification, scan results and
-//! advice. No I/O and no terminal code: everything here is tested on data.
+//! The pure core: port policy, socket classification, scan results, what
+//! changed between scans, advice, and making foreign text terminal-safe.
+//! No I/O and no terminal code: everything here is tested on data.
 
 pub mod advice;
+pub mod changes;
 pub mod ports;
+pub mod sanitize;
 pub mod snapshot;
 pub mod socket;
