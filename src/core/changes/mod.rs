@@ -16,6 +16,8 @@
 //! with a self-connect on its port is one more variant (and one more file
 //! with its own state), without reshaping the others.
 
+#[cfg(test)]
+pub(crate) mod fixtures;
 mod listeners;
 mod namespaces;
 mod scan_errors;

@@ -1,95 +1,11 @@
 //! The change diff on constructed snapshots: every kind of change, and
 //! the JSON shape a headless stream prints.
 
-use std::sync::Arc;
-
-use chrono::{DateTime, Local, TimeZone};
-
+use super::fixtures::{host, listener, ns, process, snap, sock, t};
 use super::*;
-use crate::core::ports::{PortPolicy, PortRange, ReservedPorts, Risk};
-use crate::core::snapshot::{Namespace, ProcessInfo, ScanError, Socket, UnknownOwner};
-use crate::core::socket::{Family, SocketEntry, TcpState, classify};
-
-fn t(sec: u32) -> DateTime<Local> {
-    Local
-        .with_ymd_and_hms(2024, 5, 1, 12, 0, sec)
-        .single()
-        .expect("an unambiguous local time")
-}
-
-fn ns(id: u64, name: &str, reserved: &str) -> Namespace {
-    Namespace {
-        id,
-        name: name.into(),
-        is_own: id == 1,
-        policy: PortPolicy {
-            reserved: ReservedPorts::parse(reserved).unwrap(),
-            ..PortPolicy::default()
-        },
-        ..Namespace::default()
-    }
-}
-
-fn process(pid: i32, name: &str) -> Owner {
-    Owner::Process(Arc::new(ProcessInfo {
-        pid,
-        name: name.into(),
-        cmdline: format!("{name} --serve"),
-        user: "alice".into(),
-    }))
-}
-
-fn sock(local: &str, remote: &str, state: TcpState, owner: Option<(i32, &str)>) -> Socket {
-    let local: std::net::SocketAddr = local.parse().unwrap();
-    Socket {
-        entry: SocketEntry {
-            family: if local.is_ipv4() {
-                Family::Ipv4
-            } else {
-                Family::Ipv6
-            },
-            local,
-            remote: remote.parse().unwrap(),
-            state,
-            inode: 1,
-            uid: 0,
-        },
-        finding: None,
-        owner: match owner {
-            Some((pid, name)) => process(pid, name),
-            None => Owner::Unknown(UnknownOwner::KernelHeld),
-        },
-        user: "root".into(),
-        netns: 0,
-    }
-}
-
-fn listener(port: u16, owner: Option<(i32, &str)>) -> Socket {
-    sock(
-        &format!("0.0.0.0:{port}"),
-        "0.0.0.0:0",
-        TcpState::Listen,
-        owner,
-    )
-}
-
-fn snap(at: u32, namespaces: Vec<Namespace>, mut sockets: Vec<Socket>) -> Snapshot {
-    for s in &mut sockets {
-        s.finding = classify(&s.entry, &namespaces[s.netns].policy);
-    }
-    Snapshot {
-        taken_at: t(at),
-        scan_micros: 1,
-        namespaces,
-        sockets,
-        errors: vec![],
-        visibility_note: None,
-    }
-}
-
-fn host() -> Vec<Namespace> {
-    vec![ns(1, "host", "")]
-}
+use crate::core::ports::{PortRange, ReservedPorts, Risk};
+use crate::core::snapshot::{ScanError, UnknownOwner};
+use crate::core::socket::{Family, TcpState};
 
 fn kinds(changes: Vec<Change>) -> Vec<ChangeKind> {
     changes.into_iter().map(|c| c.kind).collect()
