@@ -109,8 +109,10 @@ impl Tracker {
                 self.flush_errors(at, &mut errors);
             }
             match &kind {
-                // The header lists the namespaces and the errors of now.
-                ChangeKind::NamespaceAppeared(_) | ChangeKind::ScanErrorCleared(_) => continue,
+                // "watching ..." covers what was there at start; the header
+                // lists the errors of now.
+                ChangeKind::NamespaceAppeared(n) if n.present_at_start => continue,
+                ChangeKind::ScanErrorCleared(_) => continue,
                 ChangeKind::ScanError(_) => {
                     errors += 1;
                     if errors > ERRORS_PER_SCAN {
@@ -292,22 +294,24 @@ mod tests {
         let two = || vec![ns(1, "host", ""), ns(2, "web", "")];
         let mut s = sock(SC, SC, TcpState::Established, Some((5, "app")));
         s.netns = 1;
-        tr.observe(&snap(0, two(), vec![]));
+        tr.observe(&snap(0, host(), vec![]));
         tr.observe(&snap(1, two(), vec![s.clone()]));
         tr.observe(&snap(2, two(), vec![s]));
-        assert!(tr.entries()[1].ongoing);
-        assert!(messages(&tr)[1].ends_with("seen 12:00:01–12:00:02, still there"));
+        assert_eq!(messages(&tr)[1], "12:00:01 network namespace web appeared");
+        assert!(tr.entries()[2].ongoing);
+        assert!(messages(&tr)[2].ends_with("seen 12:00:01–12:00:02, still there"));
         tr.observe(&snap(3, host(), vec![]));
         let m = messages(&tr);
-        assert!(!tr.entries()[1].ongoing);
+        assert!(!tr.entries()[2].ongoing);
         assert_eq!(
-            m[1],
+            m[2],
             "12:00:01 [web] SELF-CONNECT 127.0.0.1:44600 ↔ itself (ESTABLISHED), held by pid 5 \
              app; seen 12:00:01–12:00:02"
         );
         // Later snapshots do not bring it back.
         tr.observe(&snap(4, host(), vec![]));
-        assert!(!messages(&tr)[1].contains("still there"));
+        assert!(!messages(&tr)[2].contains("still there"));
+        assert_eq!(m.len(), 4, "{m:#?}");
     }
 
     #[test]
