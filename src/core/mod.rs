@@ -2,6 +2,7 @@
 //! advice. No I/O and no terminal code: everything here is tested on data.
 
 pub mod advice;
+pub mod live;
 pub mod ports;
 pub mod snapshot;
 pub mod socket;
