@@ -378,3 +378,36 @@ fn an_event_wakes_the_reader_at_once_not_at_the_poll_timeout() {
         "took {took:?} with a 2 s poll timeout"
     );
 }
+
+/// Run by the test below as an unprivileged user.
+#[test]
+#[ignore = "run as nobody by not_root_is_a_stated_reason"]
+fn not_root_inner() {
+    assert!(!common::is_root(), "this half runs without root");
+    let err = LiveCatch::start(LiveConfig::default())
+        .err()
+        .expect("refused without root");
+    assert_eq!(err, Unavailable::NotRoot);
+    println!("live catch: off ({err})");
+}
+
+#[test]
+fn not_root_is_a_stated_reason() {
+    if !common::root_or_skip("dropping to another user needs root") {
+        return;
+    }
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(std::env::current_exe().unwrap())
+        .args(["--exact", "not_root_inner", "--ignored", "--nocapture"])
+        .output()
+        .expect("setpriv runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("1 passed"), "{stdout}");
+    assert!(stdout.contains("live catch: off (not root)"), "{stdout}");
+}

@@ -1,6 +1,8 @@
 //! The events live catch deals in: what the kernel reported (a TCP state
 //! change, a reset received, events lost), the process completed from
-//! `/proc`, and what the source hands to the screen.
+//! `/proc`, and what the source hands to the screen. Names and command
+//! lines here come from the kernel and other processes, raw: a screen
+//! passes them through `crate::core::sanitize` first.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -154,6 +156,7 @@ pub enum LiveEvent {
         owner: Option<Owner>,
     },
     /// A retry storm started, goes on (about once a second) or ended.
+    /// `owner` is read when it starts; later reports carry `None`.
     Storm {
         change: StormChange,
         owner: Option<Owner>,
