@@ -411,3 +411,79 @@ fn not_root_is_a_stated_reason() {
     assert!(stdout.contains("1 passed"), "{stdout}");
     assert!(stdout.contains("live catch: off (not root)"), "{stdout}");
 }
+
+/// Runs `f` on a thread with its own mount namespace (root), so that
+/// tracefs can be unmounted or hidden there without touching the host.
+fn in_private_mountns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    use nix::mount::{MsFlags, mount};
+    if !common::root_or_skip("a private mount namespace needs root") {
+        return None;
+    }
+    let host_ns = std::fs::read_link("/proc/thread-self/ns/mnt").unwrap();
+    let t = std::thread::spawn(move || {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).expect("unshare(CLONE_NEWNS)");
+        assert_ne!(
+            std::fs::read_link("/proc/thread-self/ns/mnt").unwrap(),
+            host_ns
+        );
+        // Nothing done here may propagate back to the host's mounts.
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .expect("make / private");
+        f()
+    });
+    Some(t.join().expect("the mount namespace thread finished"))
+}
+
+#[test]
+fn tracefs_is_mounted_when_missing() {
+    let result = in_private_mountns(|| {
+        let _ = nix::mount::umount2("/sys/kernel/tracing", nix::mount::MntFlags::MNT_DETACH);
+        assert!(!selfconn_tui::sys::tracefs::mount::is_tracefs(Path::new(
+            "/sys/kernel/tracing"
+        )));
+        let (live, rx) = LiveCatch::start(LiveConfig::default()).expect("starts after mounting");
+        let mounted = live.mounted_tracefs();
+        let root = live.tracefs().to_path_buf();
+        // It works there too.
+        let addr: SocketAddr = format!("127.0.0.1:{}", common::free_port("127.0.0.1"))
+            .parse()
+            .unwrap();
+        self_connect_and_reset(addr);
+        self_connect_of(&rx, addr, tid());
+        (mounted, root)
+    });
+    let Some((mounted, root)) = result else {
+        return;
+    };
+    assert!(mounted, "this start mounted tracefs");
+    assert_eq!(root, Path::new("/sys/kernel/tracing"));
+}
+
+#[test]
+fn no_tracefs_mount_point_is_a_stated_reason() {
+    let result = in_private_mountns(|| {
+        // An empty /sys/kernel: no tracefs, nowhere to mount one.
+        nix::mount::mount(
+            Some("none"),
+            "/sys/kernel",
+            Some("tmpfs"),
+            nix::mount::MsFlags::empty(),
+            None::<&str>,
+        )
+        .expect("an empty tmpfs over /sys/kernel");
+        LiveCatch::start(LiveConfig::default()).err()
+    });
+    let Some(err) = result else { return };
+    let err = err.expect("no tracefs, no live catch");
+    assert!(matches!(err, Unavailable::Tracefs(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "tracefs unavailable: not mounted, and /sys/kernel/tracing does not exist"
+    );
+}
