@@ -4,6 +4,7 @@
 
 pub mod advice;
 pub mod changes;
+pub mod live;
 pub mod ports;
 pub mod sanitize;
 pub mod snapshot;
