@@ -15,7 +15,7 @@ use clap::{Args, ValueEnum};
 use crate::core::ports::PortPolicy;
 use crate::report::{repro_json, repro_text};
 use crate::repro::explain::{Likelihood, prospect};
-use crate::repro::pace::MAX_RATE;
+use crate::repro::pace::{MAX_RATE, MIN_RATE};
 use crate::repro::{Config, Counters, End, Mode, Outcome, ReproHandle, Target, parse_port};
 use crate::sys::procnet::{NetFiles, read_policy};
 
@@ -34,8 +34,8 @@ pub struct ReproArgs {
     /// (net.ipv4.ip_local_port_range), with nothing listening
     #[arg(long, value_name = "PORT", value_parser = port_arg)]
     pub port: u16,
-    /// The host: a loopback address or one of this machine's addresses (a name is resolved,
-    /// and every address it resolves to must be local)
+    /// The host: a literal address, loopback or one of this machine's (127.0.0.1, ::1),
+    /// or localhost (from /etc/hosts); other names are refused, never looked up in DNS
     #[arg(long, value_name = "HOST", default_value = "127.0.0.1")]
     pub host: String,
     /// How each attempt gets its socket and source port
@@ -43,7 +43,7 @@ pub struct ReproArgs {
     pub mode: Mode,
     /// Attempts per second (default: as fast as possible); a low rate lets an audience watch
     /// the source port climb
-    #[arg(long, value_name = "N", value_parser = rate_arg)]
+    #[arg(long, value_name = "N", value_parser = rate_arg, allow_negative_numbers = true)]
     pub rate: Option<f64>,
     /// Give up after this many attempts
     #[arg(long, value_name = "N", default_value_t = Config::DEFAULT_MAX_ATTEMPTS, value_parser = max_attempts_arg)]
@@ -76,9 +76,11 @@ fn port_arg(s: &str) -> Result<u16, String> {
 
 fn rate_arg(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
-        Ok(r) if r.is_finite() && r > 0.0 && r <= MAX_RATE => Ok(r),
+        // NaN fails both comparisons; infinities fail one.
+        Ok(r) if (MIN_RATE..=MAX_RATE).contains(&r) => Ok(r),
         Ok(_) => Err(format!(
-            "the rate must be more than 0 and at most {MAX_RATE} attempts per second (leave it out for as fast as possible)"
+            "the rate must be from {MIN_RATE} (one attempt every {} s) to {MAX_RATE} attempts per second (leave it out for as fast as possible)",
+            1.0 / MIN_RATE
         )),
         Err(_) => Err(format!("{s:?} is not a number of attempts per second")),
     }
@@ -268,8 +270,16 @@ mod tests {
         assert!(port_arg("70000").unwrap_err().contains("out of range"));
         assert_eq!(rate_arg("200"), Ok(200.0));
         assert_eq!(rate_arg("0.5"), Ok(0.5));
-        assert!(rate_arg("0").unwrap_err().contains("more than 0"));
-        assert!(rate_arg("-3").is_err());
+        assert_eq!(rate_arg("0.01"), Ok(0.01));
+        assert_eq!(rate_arg("1e6"), Ok(1e6));
+        for bad in [
+            "0", "-3", "-0", "1e-19", "1.2e-19", "5e-324", "0.0099", "1000001", "inf", "-inf",
+            "NaN", "infinity",
+        ] {
+            let e = rate_arg(bad).unwrap_err();
+            assert!(e.contains("from 0.01"), "{bad}: {e}");
+            assert!(e.contains("1000000"), "{bad}: {e}");
+        }
         assert!(rate_arg("fast").unwrap_err().contains("not a number"));
         assert_eq!(max_attempts_arg("1"), Ok(1));
         assert!(max_attempts_arg("0").is_err());
