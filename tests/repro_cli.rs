@@ -289,7 +289,8 @@ fn non_local_hosts_are_refused_before_any_packet() {
             err.starts_with("selfconn-tui: ") && err.contains("not an address of this machine"),
             "{err}"
         );
-        assert!(out.stdout.is_empty());
+        // --json: the error as the one object on stdout (tests/json_errors.rs).
+        assert_eq!(json(&out)["error"]["kind"], "not_local");
     }
     let out = repro(&["--port", "44600", "--host", "0.0.0.0"]);
     assert_eq!(out.status.code(), Some(2));

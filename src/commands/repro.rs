@@ -13,6 +13,7 @@ use clap::builder::PossibleValue;
 use clap::{Args, ValueEnum};
 
 use crate::core::ports::PortPolicy;
+use crate::report::error_json::{ErrorJson, ErrorKind};
 use crate::report::{repro_json, repro_text};
 use crate::repro::explain::{Likelihood, prospect};
 use crate::repro::pace::{MAX_RATE, MIN_RATE};
@@ -106,15 +107,17 @@ fn max_time_arg(s: &str) -> Result<Duration, String> {
     }
 }
 
-fn fail(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("selfconn-tui: {message}");
-    ExitCode::from(2)
+/// Exit status 2 with the message on stderr and, under `--json`, the error
+/// object on stdout.
+fn fail(json: bool, kind: impl Into<ErrorKind>, message: impl std::fmt::Display) -> ExitCode {
+    super::fail(json, ErrorJson::new(kind, message))
 }
 
 pub fn run(args: ReproArgs) -> ExitCode {
+    let json = args.json;
     let target = match Target::resolve(&args.host, args.port) {
         Ok(t) => t,
-        Err(e) => return fail(e),
+        Err(e) => return fail(json, &e, &e),
     };
     let config = Config {
         rate: args.rate,
@@ -123,7 +126,7 @@ pub fn run(args: ReproArgs) -> ExitCode {
         ..Config::new(target, args.mode)
     };
     if let Err(e) = config.check() {
-        return fail(e);
+        return fail(json, &e, &e);
     }
     // The namespace's range and reserved list, for the explanations. When
     // they cannot be read, the kernel defaults stand in.
@@ -135,7 +138,11 @@ pub fn run(args: ReproArgs) -> ExitCode {
         let registered = signal_hook::flag::register_conditional_shutdown(signal, 1, stop.clone())
             .and_then(|_| signal_hook::flag::register(signal, stop.clone()));
         if let Err(e) = registered {
-            return fail(format!("cannot handle signals: {e}"));
+            return fail(
+                json,
+                ErrorKind::System,
+                format!("cannot handle signals: {e}"),
+            );
         }
     }
 
@@ -146,7 +153,13 @@ pub fn run(args: ReproArgs) -> ExitCode {
     let handle =
         match ReproHandle::spawn_with(config.clone(), Arc::new(Counters::new()), stop.clone()) {
             Ok(h) => h,
-            Err(e) => return fail(format!("cannot start the loop: {e}")),
+            Err(e) => {
+                return fail(
+                    json,
+                    ErrorKind::System,
+                    format!("cannot start the loop: {e}"),
+                );
+            }
         };
     let mut outcome = watch(handle, &config, live);
 
@@ -155,27 +168,23 @@ pub fn run(args: ReproArgs) -> ExitCode {
         End::Failed(_) => ExitCode::from(2),
         _ => ExitCode::from(1),
     };
-    if let End::Failed(e) = &outcome.end
-        && !args.json
-    {
+    if let End::Failed(e) = &outcome.end {
         eprintln!("selfconn-tui: {e}");
-        return code;
+        if !json {
+            return code;
+        }
     }
-    let text = if args.json {
+    let text = if json {
         format!("{}\n", repro_json::to_json(&config, &outcome, &policy))
     } else {
-        let colour = crate::cli::colour_wanted(std::io::stdout().is_terminal());
+        let colour = crate::colour::colour_wanted(std::io::stdout().is_terminal());
         repro_text::render(&config, &outcome, &policy, colour)
     };
-    let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout
-        .write_all(text.as_bytes())
-        .and_then(|_| stdout.flush())
-        && e.kind() != std::io::ErrorKind::BrokenPipe
-    {
-        return fail(format!("cannot write the report: {e}"));
+    if let Err(e) = super::write_stdout(&text) {
+        // stdout itself failed: no JSON can be written there.
+        eprintln!("selfconn-tui: cannot write the report: {e}");
+        return ExitCode::from(2);
     }
-    drop(stdout);
     if args.hold
         && let Some(conn) = outcome.take_connection()
     {

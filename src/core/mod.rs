@@ -3,5 +3,7 @@
 
 pub mod advice;
 pub mod ports;
+pub mod sanitize;
 pub mod snapshot;
 pub mod socket;
+
