@@ -13,6 +13,7 @@ use clap::builder::PossibleValue;
 use clap::{Args, ValueEnum};
 
 use crate::core::ports::PortPolicy;
+use crate::core::sanitize::terminal_safe_cut;
 use crate::report::error_json::{ErrorJson, ErrorKind};
 use crate::report::{repro_json, repro_text};
 use crate::repro::explain::{Likelihood, prospect};
@@ -256,17 +257,15 @@ fn watch(handle: ReproHandle, config: &Config, live: bool) -> Outcome {
     handle.join()
 }
 
-/// Cuts a line to the terminal's width, so that `\r` can redraw it.
-fn fit_to_terminal(line: &str) -> &str {
+/// Cuts a line to the terminal's width (less one column, so that the line
+/// never wraps and `\r` can redraw it), by display width.
+fn fit_to_terminal(line: &str) -> std::borrow::Cow<'_, str> {
     // A terminal that reports no size (0 columns) gets 80.
     let width = match crossterm::terminal::size() {
         Ok((w, _)) if w > 0 => usize::from(w.max(2)),
         _ => 80,
     };
-    match line.char_indices().nth(width - 1) {
-        Some((i, _)) => &line[..i],
-        None => line,
-    }
+    terminal_safe_cut(line, width - 1)
 }
 
 #[cfg(test)]
