@@ -17,7 +17,8 @@ use crate::report::error_json::{ErrorJson, ErrorKind as JsonErrorKind};
     long_about = "Find TCP sockets connected to themselves, and listeners the kernel could hand out as \
                   source ports.\n\nWith no subcommand, opens the live dashboard.",
     after_help = "Exit status of scan: 0 nothing found, 1 findings, 2 error.\n\
-                  Exit status of repro: 0 it connected to itself, 1 limits reached, 2 error."
+                  Exit status of repro: 0 it connected to itself, 1 limits reached, 2 error.\n\
+                  With --json, an error is one JSON object on stdout too: {\"error\": {\"kind\", \"message\"}}."
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -18,7 +18,9 @@ use crate::report::error_json::{ErrorJson, ErrorKind};
 use crate::report::{repro_json, repro_text};
 use crate::repro::explain::{Likelihood, prospect};
 use crate::repro::pace::{MAX_RATE, MIN_RATE};
-use crate::repro::{Config, Counters, End, Mode, Outcome, ReproHandle, Target, parse_port};
+use crate::repro::{
+    Config, Counters, End, Mode, Outcome, ReproHandle, SelfConnection, Target, parse_port,
+};
 use crate::sys::procnet::{NetFiles, read_policy};
 
 #[derive(Debug, Clone, Args)]
@@ -133,19 +135,16 @@ pub fn run(args: ReproArgs) -> ExitCode {
     // they cannot be read, the kernel defaults stand in.
     let policy = read_policy(&NetFiles::own(Path::new("/proc")), &mut Vec::new());
 
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // A second Ctrl-C ends the process at once, should the loop hang.
-        let registered = signal_hook::flag::register_conditional_shutdown(signal, 1, stop.clone())
-            .and_then(|_| signal_hook::flag::register(signal, stop.clone()));
-        if let Err(e) = registered {
+    let stop = match stop_on_signals() {
+        Ok(stop) => stop,
+        Err(e) => {
             return fail(
                 json,
                 ErrorKind::System,
                 format!("cannot handle signals: {e}"),
             );
         }
-    }
+    };
 
     let live = std::io::stderr().is_terminal();
     if live {
@@ -189,17 +188,33 @@ pub fn run(args: ReproArgs) -> ExitCode {
     if args.hold
         && let Some(conn) = outcome.take_connection()
     {
-        eprintln!(
-            "selfconn-tui: holding {} -> {} open (see `selfconn-tui scan` or `ss -tn`); Ctrl-C closes it",
-            conn.local(),
-            conn.peer()
-        );
-        while !stop.load(Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        conn.close();
+        hold(conn, &stop);
     }
     code
+}
+
+/// A flag that Ctrl-C (SIGINT) and SIGTERM set; a second one ends the
+/// process at once, should the loop hang.
+fn stop_on_signals() -> std::io::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(signal, 1, stop.clone())?;
+        signal_hook::flag::register(signal, stop.clone())?;
+    }
+    Ok(stop)
+}
+
+/// `--hold`: keeps the self-connected socket open until `stop`.
+fn hold(conn: SelfConnection, stop: &AtomicBool) {
+    eprintln!(
+        "selfconn-tui: holding {} -> {} open (see `selfconn-tui scan` or `ss -tn`); Ctrl-C closes it",
+        conn.local(),
+        conn.peer()
+    );
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    conn.close();
 }
 
 /// On a terminal: what is about to happen, and a warning when the mode
