@@ -29,14 +29,19 @@ struct Running {
     termios_before: libc::termios,
 }
 
+/// The pty's terminal settings, read on its terminal side (the same
+/// settings as the master's), opened by name so that no `unsafe` is needed.
 fn termios(master: &dyn MasterPty) -> libc::termios {
-    let fd = master.as_raw_fd().expect("a unix pty");
-    // SAFETY: a zeroed termios is a valid out-parameter for tcgetattr.
-    let mut t: libc::termios = unsafe { std::mem::zeroed() };
-    // SAFETY: fd is the open master of the pty; t is a valid pointer.
-    let rc = unsafe { libc::tcgetattr(fd, &mut t) };
-    assert_eq!(rc, 0, "tcgetattr: {}", std::io::Error::last_os_error());
-    t
+    use std::os::unix::fs::OpenOptionsExt;
+    let name = master.tty_name().expect("a unix pty has a terminal name");
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOCTTY)
+        .open(&name)
+        .unwrap_or_else(|e| panic!("open {}: {e}", name.display()));
+    nix::sys::termios::tcgetattr(&tty)
+        .expect("tcgetattr")
+        .into()
 }
 
 impl Running {
