@@ -4,10 +4,12 @@
 //!
 //! Layers: [`core`] is pure (parsing, classification, advice); [`sys`]
 //! reads `/proc`; [`repro`] drives real sockets; [`report`] prints;
-//! [`tui`] is the dashboard; [`cli`] picks a mode.
+//! [`tui`] is the dashboard; [`cli`] picks a mode; [`config`] layers the
+//! configuration file and the environment under the flags.
 
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod core;
 pub mod report;
 pub mod repro;
