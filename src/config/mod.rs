@@ -121,11 +121,17 @@ pub fn locate(base: &Command, argv: &[OsString], env: Env) -> Location {
             Some(("config", c)) if flag(c, "default") => return Location::Pristine,
             _ => {}
         }
-        disabled = flag(m, "no_config");
+        disabled |= flag(m, "no_config");
         given = m.try_get_one::<PathBuf>("config").ok().flatten().cloned();
-    } else if let Some(i) = argv.iter().position(|a| a == "--config") {
-        // Help or a usage error: still read the file the user named.
-        given = argv.get(i + 1).map(PathBuf::from);
+    }
+    if given.is_none() {
+        // Help or a usage error stopped the lenient parse: still read the
+        // file the user named.
+        given = argv
+            .iter()
+            .position(|a| a == "--config")
+            .and_then(|i| argv.get(i + 1))
+            .map(PathBuf::from);
     }
     if disabled {
         return Location::Disabled;
