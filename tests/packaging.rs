@@ -180,3 +180,34 @@ fn the_debian_package_installs_its_files_where_the_metadata_says() {
         std::fs::read_to_string(at("usr/share/bash-completion/completions/selfconn-tui")).unwrap();
     assert!(bash.contains("selfconn-tui"));
 }
+
+/// Options that take a value, in every command, with their help text.
+fn valued_options(cmd: &clap::Command, path: &str, out: &mut Vec<(String, String, bool)>) {
+    for a in cmd.get_arguments() {
+        if a.is_hide_set() || !a.get_action().takes_values() {
+            continue;
+        }
+        let help = a
+            .get_long_help()
+            .or(a.get_help())
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        let listed = !a.get_default_values().is_empty() || !a.get_possible_values().is_empty();
+        out.push((format!("{path} --{}", a.get_id()), help, listed));
+    }
+    for sub in cmd.get_subcommands() {
+        valued_options(sub, &format!("{path} {}", sub.get_name()), out);
+    }
+}
+
+#[test]
+fn help_gives_every_option_an_example_value() {
+    let mut options = Vec::new();
+    valued_options(&Cli::command(), "selfconn-tui", &mut options);
+    assert!(options.len() >= 8, "{options:?}");
+    for (name, help, listed) in options {
+        // A default or a list of values shows one; else the text has one.
+        let example = help.contains("e.g.") || help.contains(": 1,") || help.contains("`own`");
+        assert!(listed || example, "{name}: no example value in {help:?}");
+    }
+}
