@@ -539,3 +539,20 @@ fn a_rebound_key_works_and_help_shows_it() {
     d.handle(key(KeyCode::F(1)));
     assert!(!d.app.help);
 }
+
+#[test]
+fn global_options_go_before_a_subcommand_and_dashboard_flags_do_not() {
+    let out = common::run(&["--no-config", "scan", "--json"]);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{out:?}");
+    let out = common::run(&["scan", "--no-config", "--json"]);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{out:?}");
+    let out = common::run(&["--interval", "2s", "scan"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--interval is for the dashboard (no subcommand); `scan` does not take it"),
+        "{err}"
+    );
+    let out = common::run(&["--no-config", "--config", "x.toml", "config"]);
+    assert_eq!(out.status.code(), Some(2), "the two exclude each other");
+}
