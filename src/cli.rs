@@ -1,18 +1,18 @@
 //! The command line: picks a mode and hands over to it.
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::commands;
 use crate::report::error_json::{ErrorJson, ErrorKind as JsonErrorKind};
+use crate::{commands, config};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "selfconn-tui",
     version,
-    args_conflicts_with_subcommands = true,
     about = "Find TCP sockets connected to themselves, and listeners the kernel could hand out as source ports",
     long_about = "Find TCP sockets connected to themselves, and listeners the kernel could hand out as \
                   source ports.\n\nWith no subcommand, opens the live dashboard.",
@@ -25,6 +25,13 @@ pub struct Cli {
     pub command: Option<Command>,
     #[command(flatten)]
     pub dashboard: commands::dashboard::DashboardArgs,
+    /// Read the settings from this file, e.g. ./demo.toml (default:
+    /// $XDG_CONFIG_HOME/selfconn-tui/config.toml; also SELFCONN_TUI_CONFIG)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Read no configuration file: flags, environment and defaults only
+    #[arg(long, global = true, conflicts_with = "config")]
+    pub no_config: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -33,19 +40,69 @@ pub enum Command {
     Scan(commands::scan::ScanArgs),
     /// Make a client connect to itself on a local port, and prove it
     Repro(commands::repro::ReproArgs),
+    /// Print the configuration in effect, and where each value comes from
+    Config(commands::config::ConfigArgs),
+    /// Print a shell completion script
+    Completions(commands::generate::CompletionsArgs),
+    /// Print the man page (roff)
+    Man(commands::generate::ManArgs),
 }
 
 /// Parses the command line and runs the chosen mode.
 pub fn main() -> ExitCode {
-    let args: Vec<OsString> = std::env::args_os().collect();
-    let cli = match Cli::try_parse_from(&args) {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let env = |name: &str| std::env::var(name).ok();
+    // The file and the environment become the flags' defaults.
+    let layered = match config::prepare(Cli::command(), &argv, &env) {
+        Ok(l) => l,
+        Err(e) => {
+            let doc = ErrorJson::new(JsonErrorKind::Config, e.to_string());
+            return commands::fail(asks_for_json(&argv), doc);
+        }
+    };
+    let cli = match layered.matches(&argv).and_then(|m| {
+        dashboard_flags_alone(&layered.command, &m)?;
+        Cli::from_arg_matches(&m)
+    }) {
         Ok(cli) => cli,
-        Err(e) => return usage_error(e, asks_for_json(&args)),
+        Err(e) => return usage_error(e, asks_for_json(&argv)),
     };
     match cli.command {
         Some(Command::Scan(args)) => commands::scan::run(args),
         Some(Command::Repro(args)) => commands::repro::run(args),
-        None => commands::dashboard::run(cli.dashboard),
+        Some(Command::Config(args)) => commands::config::run(args, &layered),
+        Some(Command::Completions(args)) => commands::generate::completions(args, layered.command),
+        Some(Command::Man(args)) => commands::generate::man(args, layered.command),
+        None => {
+            config::keys::install(layered.keys());
+            let mut args = cli.dashboard;
+            args.colours = layered.colours();
+            commands::dashboard::run(args)
+        }
+    }
+}
+
+/// The dashboard's flags mean nothing to a subcommand: refused rather than
+/// ignored. (Checked here rather than with clap's
+/// `args_conflicts_with_subcommands`, which would refuse the global
+/// `--config` and `--no-config` too.)
+fn dashboard_flags_alone(cmd: &clap::Command, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+    let Some((sub, _)) = m.subcommand() else {
+        return Ok(());
+    };
+    let typed = cmd.get_arguments().find(|a| {
+        !a.is_global_set()
+            && m.value_source(a.get_id().as_str()) == Some(clap::parser::ValueSource::CommandLine)
+    });
+    match typed {
+        Some(a) => Err(cmd.clone().error(
+            clap::error::ErrorKind::ArgumentConflict,
+            format!(
+                "--{} is for the dashboard (no subcommand); `{sub}` does not take it",
+                a.get_long().unwrap_or(a.get_id().as_str())
+            ),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -104,7 +161,6 @@ fn one_line(rendered: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn usage_errors_become_one_line() {

@@ -4,12 +4,14 @@
 //!
 //! Layers: [`core`] is pure (parsing, classification, advice); [`sys`]
 //! reads `/proc`; [`repro`] drives real sockets; [`report`] prints;
-//! [`tui`] is the dashboard; [`cli`] picks a mode. [`colour`] is the one
-//! colour policy of every front end.
+//! [`tui`] is the dashboard; [`cli`] picks a mode; [`config`] layers the
+//! configuration file and the environment under the flags. [`colour`] is
+//! the one colour policy of every front end.
 
 pub mod cli;
 pub mod colour;
 pub mod commands;
+pub mod config;
 pub mod core;
 pub mod report;
 pub mod repro;

@@ -27,6 +27,9 @@ pub struct DashboardArgs {
     /// The proc filesystem to read (for tests on fixture trees)
     #[arg(long = "proc-root", hide = true, default_value = "/proc")]
     pub proc_root: PathBuf,
+    /// `[colours]` of the configuration file.
+    #[arg(skip)]
+    pub colours: crate::config::colours::ColourOverrides,
 }
 
 pub fn run(args: DashboardArgs) -> ExitCode {
@@ -39,7 +42,9 @@ pub fn run(args: DashboardArgs) -> ExitCode {
     }
     crate::tui::run(crate::tui::Config {
         interval: args.interval,
-        theme: Theme::pick(args.theme, crate::colour::no_color_env()),
+        theme: args
+            .colours
+            .apply(Theme::pick(args.theme, crate::colour::no_color_env())),
         proc_root: args.proc_root,
     })
 }

@@ -35,17 +35,17 @@ to keep it apart, give it a private network namespace (root):
   unshare -n sh -c 'ip link set lo up && exec selfconn-tui repro --port 44600'")]
 pub struct ReproArgs {
     /// The port to connect to; for a self-connect, an even port inside the ephemeral range
-    /// (net.ipv4.ip_local_port_range), with nothing listening
+    /// (net.ipv4.ip_local_port_range), with nothing listening, e.g. 44600
     #[arg(long, value_name = "PORT", value_parser = port_arg)]
     pub port: u16,
-    /// The host: a literal address, loopback or one of this machine's (127.0.0.1, ::1),
-    /// or localhost (from /etc/hosts); other names are refused, never looked up in DNS
+    /// The host: a literal address, loopback or one of this machine's, or localhost (from
+    /// /etc/hosts); other names are refused, never looked up in DNS. E.g. 127.0.0.1, ::1
     #[arg(long, value_name = "HOST", default_value = "127.0.0.1")]
     pub host: String,
     /// How each attempt gets its socket and source port
     #[arg(long, value_name = "MODE", default_value = "fresh")]
     pub mode: Mode,
-    /// Attempts per second (default: as fast as possible); a low rate lets an audience watch
+    /// Attempts per second, e.g. 200 (default: as fast as possible); a low rate lets an audience watch
     /// the source port climb
     #[arg(long, value_name = "N", value_parser = rate_arg, allow_negative_numbers = true)]
     pub rate: Option<f64>,

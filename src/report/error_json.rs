@@ -16,6 +16,9 @@ pub enum ErrorKind {
     /// The command line: an unknown option, a bad value (`--port 0`,
     /// `--rate 1e-19`), a missing argument.
     Usage,
+    /// The configuration file or a `SELFCONN_TUI_*` variable is wrong (the
+    /// message names the file, line and key, or the variable).
+    Config,
     /// `repro --host` is not a literal address or `localhost` (a name,
     /// `host:port`, the wildcard address), or cannot be reached from itself.
     BadHost,
@@ -35,8 +38,9 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 8] = [
+    pub const ALL: [ErrorKind; 9] = [
         ErrorKind::Usage,
+        ErrorKind::Config,
         ErrorKind::BadHost,
         ErrorKind::NotLocal,
         ErrorKind::NoRoute,
@@ -49,6 +53,7 @@ impl ErrorKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::Usage => "usage",
+            ErrorKind::Config => "config",
             ErrorKind::BadHost => "bad_host",
             ErrorKind::NotLocal => "not_local",
             ErrorKind::NoRoute => "no_route",

@@ -114,6 +114,7 @@ impl Key {
             KeyCode::End => "End".into(),
             KeyCode::PageUp => "PgUp".into(),
             KeyCode::PageDown => "PgDn".into(),
+            KeyCode::F(n) => format!("F{n}"),
             other => format!("{other:?}"),
         };
         if self.ctrl {
@@ -427,6 +428,23 @@ pub const MOUSE_HELP: &[(&str, &str)] = &[
     ("click", "select a row, or focus a pane"),
 ];
 
+/// The table in force: [`KEYMAP`] unless [`install`] replaced it (the
+/// configuration file's `[keys]`). The dispatcher, help and the footer read
+/// this, so a rebinding shows everywhere at once.
+pub fn bindings() -> &'static [Binding] {
+    let installed = INSTALLED.read().unwrap_or_else(|e| e.into_inner());
+    installed.unwrap_or(KEYMAP)
+}
+
+static INSTALLED: std::sync::RwLock<Option<&'static [Binding]>> = std::sync::RwLock::new(None);
+
+/// Replaces the table in force for the rest of the process (done once, at
+/// start-up, with a table already checked for clashes: `crate::config::keys`).
+pub fn install(table: Vec<Binding>) {
+    let table: &'static [Binding] = Box::leak(table.into_boxed_slice());
+    *INSTALLED.write().unwrap_or_else(|e| e.into_inner()) = Some(table);
+}
+
 /// The action bound to a key press outside the repro pane, if any.
 pub fn action_for(ev: &KeyEvent) -> Option<Action> {
     action_in(ev, Scope::Global)
@@ -436,7 +454,7 @@ pub fn action_for(ev: &KeyEvent) -> Option<Action> {
 /// first, then the global ones.
 pub fn action_in(ev: &KeyEvent, scope: Scope) -> Option<Action> {
     let find = |s: Scope| {
-        KEYMAP
+        bindings()
             .iter()
             .filter(|b| b.scope == s)
             .find(|b| b.keys.iter().any(|k| k.matches(ev)))
@@ -454,7 +472,7 @@ pub fn action_in(ev: &KeyEvent, scope: Scope) -> Option<Action> {
 pub fn shadowed(b: &Binding, scope: Scope) -> bool {
     b.scope == Scope::Global
         && scope != Scope::Global
-        && KEYMAP
+        && bindings()
             .iter()
             .filter(|o| o.scope == scope)
             .any(|o| o.keys.contains(&b.keys[0]))
@@ -462,7 +480,7 @@ pub fn shadowed(b: &Binding, scope: Scope) -> bool {
 
 /// The binding of an action (for labels in messages: "press a to ...").
 pub fn binding_of(action: Action) -> Option<&'static Binding> {
-    KEYMAP.iter().find(|b| b.action == action)
+    bindings().iter().find(|b| b.action == action)
 }
 
 /// The first key of an action, as printed.

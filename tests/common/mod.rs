@@ -7,9 +7,17 @@ use std::process::{Command, Output};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-/// The binary under test.
+/// The binary under test, blind to the developer's own configuration file
+/// and `SELFCONN_TUI_*` variables (tests give theirs explicitly).
 pub fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_selfconn-tui"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_selfconn-tui"));
+    c.env("XDG_CONFIG_HOME", "/nonexistent/selfconn-tui-tests");
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("SELFCONN_TUI_") {
+            c.env_remove(name);
+        }
+    }
+    c
 }
 
 pub fn run(args: &[&str]) -> Output {

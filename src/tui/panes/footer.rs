@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::tui::app::App;
-use crate::tui::keymap::{self, Action, Binding, KEYMAP, Scope};
+use crate::tui::keymap::{self, Action, Binding, Scope};
 use crate::tui::pane::PaneId;
 use crate::tui::text::{truncate_start, width};
 
@@ -39,10 +39,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     } else {
         Scope::Global
     };
-    let ordered = KEYMAP
+    let table = keymap::bindings();
+    let ordered = table
         .iter()
         .filter(|b| b.scope == scope)
-        .chain(KEYMAP.iter().filter(|b| {
+        .chain(table.iter().filter(|b| {
             scope != Scope::Global && b.scope == Scope::Global && !keymap::shadowed(b, scope)
         }));
     for b in ordered {

@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
 
 use crate::tui::app::{App, Effect};
-use crate::tui::keymap::{self, Action, KEYMAP, MOUSE_HELP, REPRO_TYPING_HELP, Section};
+use crate::tui::keymap::{self, Action, MOUSE_HELP, REPRO_TYPING_HELP, Section};
 use crate::tui::text::{truncate_end, width};
 
 #[derive(Debug, Default)]
@@ -41,7 +41,7 @@ pub fn content(app: &App) -> Vec<Line<'static>> {
             out.push(Line::raw(""));
         }
         out.push(Line::styled(section.title(), t.heading));
-        for b in KEYMAP.iter().filter(|b| b.section == section) {
+        for b in keymap::bindings().iter().filter(|b| b.section == section) {
             out.push(key_line(keymap::keys_label(b), b.help, t.key));
         }
         if section == Section::Repro {
