@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use crate::core::sanitize::terminal_safe;
 use crate::report::{scan_json, scan_table};
 use crate::sys::scanner::{OwnerScope, ScanOptions, Scanner};
 
@@ -41,7 +42,8 @@ pub fn run(args: ScanArgs) -> ExitCode {
     let snapshot = match scanner.scan() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("selfconn-tui: {e}");
+            // The message may quote namespace names ("known: ...").
+            eprintln!("selfconn-tui: {}", terminal_safe(&e.to_string()));
             return ExitCode::from(2);
         }
     };
@@ -55,10 +57,10 @@ pub fn run(args: ScanArgs) -> ExitCode {
     } else {
         let colour = crate::cli::colour_wanted(std::io::stdout().is_terminal());
         for e in &snapshot.errors {
-            eprintln!("selfconn-tui: warning: {e}");
+            eprintln!("selfconn-tui: warning: {}", terminal_safe(&e.to_string()));
         }
         if let Some(note) = &snapshot.visibility_note {
-            eprintln!("selfconn-tui: note: {note}");
+            eprintln!("selfconn-tui: note: {}", terminal_safe(note));
         }
         write!(
             stdout,
