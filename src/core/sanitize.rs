@@ -71,6 +71,15 @@ pub fn terminal_safe(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// [`terminal_safe`] for an owned string: returns it unchanged (no copy)
+/// when nothing needed escaping.
+pub fn terminal_safe_string(s: String) -> String {
+    match terminal_safe(&s) {
+        Cow::Borrowed(_) => s,
+        Cow::Owned(escaped) => escaped,
+    }
+}
+
 /// [`terminal_safe`], then cut to at most `max_width` columns, ending with
 /// `…` when cut. Borrows `s` when nothing needed escaping or cutting.
 pub fn terminal_safe_cut(s: &str, max_width: usize) -> Cow<'_, str> {
@@ -116,7 +125,10 @@ mod tests {
         ("postgres", "postgres"),
         ("\x1b]0;owned\x07", "\\x1b]0;owned\\x07"),
         ("\x1b[2J\x1b[H", "\\x1b[2J\\x1b[H"),
-        ("ok\nself-connect high v4 0.0.0.0:1", "ok\\nself-connect high v4 0.0.0.0:1"),
+        (
+            "ok\nself-connect high v4 0.0.0.0:1",
+            "ok\\nself-connect high v4 0.0.0.0:1",
+        ),
         ("spin\rroot", "spin\\rroot"),
         ("tab\there", "tab\\there"),
         ("nul\0byte", "nul\\x00byte"),
@@ -125,7 +137,10 @@ mod tests {
         ("c1 nel\u{85}", "c1 nel\\u{85}"),
         ("evil\u{202e}txt.exe", "evil\\u{202e}txt.exe"),
         ("\u{2066}isolate\u{2069}", "\\u{2066}isolate\\u{2069}"),
-        ("\u{202a}\u{202b}\u{202c}\u{202d}", "\\u{202a}\\u{202b}\\u{202c}\\u{202d}"),
+        (
+            "\u{202a}\u{202b}\u{202c}\u{202d}",
+            "\\u{202a}\\u{202b}\\u{202c}\\u{202d}",
+        ),
         ("\u{2067}\u{2068}", "\\u{2067}\\u{2068}"),
         ("mark\u{200f}", "mark\\u{200f}"),
         ("line\u{2028}sep", "line\\u{2028}sep"),
@@ -154,7 +169,10 @@ mod tests {
     fn clean_text_is_borrowed() {
         for s in ["postgres", "naïve-ソケット", "👨‍👩‍👧", "", "a b\\c"] {
             assert!(matches!(terminal_safe(s), Cow::Borrowed(_)), "{s:?}");
-            assert!(matches!(terminal_safe_cut(s, 40), Cow::Borrowed(_)), "{s:?}");
+            assert!(
+                matches!(terminal_safe_cut(s, 40), Cow::Borrowed(_)),
+                "{s:?}"
+            );
         }
         assert!(matches!(terminal_safe("a\x1b"), Cow::Owned(_)));
     }
@@ -188,7 +206,10 @@ mod tests {
         ] {
             let cut = terminal_safe_cut(s, max);
             let w = UnicodeWidthStr::width(cut.as_ref());
-            assert!(w <= max && w + 1 >= max, "{s:?} to {max}: {cut:?} is {w} wide");
+            assert!(
+                w <= max && w + 1 >= max,
+                "{s:?} to {max}: {cut:?} is {w} wide"
+            );
             assert!(cut.ends_with('…'), "{cut:?}");
         }
 
@@ -197,7 +218,10 @@ mod tests {
         let family = "👨‍👩‍👧".repeat(4);
         for max in 0..10 {
             let cut = terminal_safe_cut(&family, max);
-            assert!(UnicodeWidthStr::width(cut.as_ref()) <= max, "{max}: {cut:?}");
+            assert!(
+                UnicodeWidthStr::width(cut.as_ref()) <= max,
+                "{max}: {cut:?}"
+            );
         }
 
         // Cut after escaping: an escape counts for its visible width.

@@ -11,8 +11,8 @@ use crossterm::style::Stylize;
 use unicode_width::UnicodeWidthStr;
 
 use super::scan_json::sorted_findings;
-use crate::core::sanitize::terminal_safe_cut;
 use crate::core::ports::Risk;
+use crate::core::sanitize::terminal_safe_cut;
 use crate::core::snapshot::{Namespace, Owner, Snapshot, Socket};
 use crate::core::socket::FindingKind;
 
@@ -44,7 +44,10 @@ fn aligned(cells: &[String], widths: &[usize]) -> String {
 }
 
 /// The widest cell of each column, in columns.
-fn column_widths<'a>(start: Vec<usize>, rows: impl IntoIterator<Item = &'a [String]>) -> Vec<usize> {
+fn column_widths<'a>(
+    start: Vec<usize>,
+    rows: impl IntoIterator<Item = &'a [String]>,
+) -> Vec<usize> {
     let mut widths = start;
     for r in rows {
         for (w, c) in widths.iter_mut().zip(r) {
@@ -352,7 +355,10 @@ mod tests {
                 s.sockets.retain(|x| x.netns == 1);
                 render(&s, true, false)
             }] {
-                assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
+                assert!(
+                    !text.chars().any(|c| c.is_control() && c != '\n'),
+                    "{text:?}"
+                );
                 assert!(!text.contains(['\u{202e}', '\u{2066}']), "{text:?}");
                 // No forged rows: a summary, maybe namespace lines, the
                 // header and one row per socket.
