@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use dashboard_fixture::*;
 use selfconn_tui::core::socket::TcpState;
 use selfconn_tui::tui::dashboard::Dashboard;
+use selfconn_tui::tui::event::Event;
 use selfconn_tui::tui::theme::Theme;
 use unicode_width::UnicodeWidthStr;
 
@@ -222,4 +223,26 @@ fn the_dashboard_shows_hostile_names_escaped() {
     let text = screen(&t).join("\n");
     assert_eq!(offending(&text), Vec::<char>::new(), "{text}");
     assert!(text.contains("\\u{202e}web\\x1b[2J"), "{text}");
+}
+
+#[test]
+fn a_paste_goes_into_the_filter_as_one_clean_bounded_line() {
+    let mut d = busy_dashboard(Theme::default_dark());
+    // Outside the filter a paste is not taken as keys: `q` would quit.
+    assert!(!d.handle(Event::Paste("q".into())));
+    assert!(!d.app.quit);
+    d.handle(ch('/'));
+    d.handle(Event::Paste("127.0\n0.1\x1b[2J\u{202e}".into()));
+    assert_eq!(d.app.filter_input.as_deref(), Some("127.0 0.1 [2J"));
+    // Megabytes pasted: the filter stops at a sane length.
+    d.handle(Event::Paste("x".repeat(1 << 20)));
+    let len = d.app.filter_input.as_ref().unwrap().chars().count();
+    assert_eq!(len, 200, "the filter's limit");
+    let t = render(&mut d, 100, 24);
+    assert_eq!(offending(&screen(&t).join("\n")), Vec::<char>::new());
+    // And typing is bounded the same way.
+    for _ in 0..300 {
+        d.handle(ch('y'));
+    }
+    assert_eq!(d.app.filter_input.as_ref().unwrap().chars().count(), len);
 }

@@ -22,20 +22,24 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 /// The marker at the end of a cut text.
 pub const CUT_MARKER: char = '…';
 
-/// Whether `c` must not reach a terminal as is: C0 controls, DEL, C1
-/// controls (`U+009B` is a one-character CSI on some terminals), the bidi
-/// embeddings, overrides and isolates (U+202A-202E, U+2066-2069, which
-/// reorder what follows them: "Trojan Source"), the bidi marks that do the
-/// same more quietly (U+200E, U+200F, U+061C), and the line and paragraph
-/// separators (U+2028, U+2029), which some terminals break lines at.
-fn needs_escape(c: char) -> bool {
+/// The bidi embeddings, overrides and isolates (U+202A-202E, U+2066-2069),
+/// which reorder what follows them ("Trojan Source"), the bidi marks that
+/// do the same more quietly (U+200E, U+200F, U+061C), and the line and
+/// paragraph separators (U+2028, U+2029), which some terminals break
+/// lines at. All invisible.
+pub fn is_bidi_control(c: char) -> bool {
     matches!(c,
-        '\u{0}'..='\u{1f}'
-        | '\u{7f}'..='\u{9f}'
-        | '\u{202a}'..='\u{202e}'
+        '\u{202a}'..='\u{202e}'
         | '\u{2066}'..='\u{2069}'
         | '\u{200e}' | '\u{200f}' | '\u{061c}'
         | '\u{2028}' | '\u{2029}')
+}
+
+/// Whether `c` must not reach a terminal as is: C0 controls, DEL, C1
+/// controls (`U+009B` is a one-character CSI on some terminals; these are
+/// exactly `char::is_control`), and [`is_bidi_control`].
+fn needs_escape(c: char) -> bool {
+    c.is_control() || is_bidi_control(c)
 }
 
 fn push_escaped(out: &mut String, c: char) {
