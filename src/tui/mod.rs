@@ -264,7 +264,9 @@ fn is_suspend_key(k: &KeyEvent) -> bool {
 /// after a `kill -STOP` that left no time to hand anything back): takes
 /// the terminal back. Either way everything is redrawn.
 fn suspend_or_resume(dash: &mut Dashboard, ev: Event) -> Result<bool, Exit> {
-    let stopped = if matches!(ev, Event::Suspend) && terminal::suspend() {
+    let stopped = if matches!(ev, Event::Suspend) {
+        // Stops even when the terminal was not ours to hand back.
+        terminal::suspend();
         signal_hook::low_level::raise(signal_hook::consts::SIGSTOP)
     } else {
         Ok(())

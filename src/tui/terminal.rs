@@ -102,15 +102,14 @@ pub fn restore() {
 }
 
 /// Hands the terminal back to the shell before the process stops (Ctrl-Z,
-/// SIGTSTP). Returns false when it was not ours to hand back.
-pub fn suspend() -> bool {
-    let ours = STATE
+/// SIGTSTP), when it is ours to hand back.
+pub fn suspend() {
+    if STATE
         .compare_exchange(ON, SUSPENDED, Ordering::SeqCst, Ordering::SeqCst)
-        .is_ok();
-    if ours {
+        .is_ok()
+    {
         hand_back();
     }
-    ours
 }
 
 /// Takes the terminal back after SIGCONT: from a suspension, and also
