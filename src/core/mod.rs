@@ -1,8 +1,10 @@
-//! The pure core: port policy, socket classification, scan results,
-//! advice, and the sanitiser for text bound for a terminal. No I/O and no
-//! terminal code: everything here is tested on data.
+//! The pure core: port policy, socket classification, scan results, what
+//! changed between scans, advice, and the sanitiser for text bound for a
+//! terminal. No I/O and no terminal code: everything here is tested on data.
 
 pub mod advice;
+pub mod changes;
+pub mod live;
 pub mod ports;
 pub mod sanitize;
 pub mod snapshot;

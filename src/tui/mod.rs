@@ -15,7 +15,7 @@
 //!
 //! Modules: [`keymap`] (the key table), [`pane`] (the component trait),
 //! [`layout`], [`theme`], [`view`] (filter and sort), [`tracker`] (the
-//! event log: pure diff of consecutive snapshots), [`terminal`] (enter and
+//! event log: the core's changes, kept for the log pane), [`terminal`] (enter and
 //! restore), [`interval`] (`--interval`), [`repro`] (the repro pane's
 //! state, pure), [`repro_runner`] (its threads), [`bigdigits`] (numbers
 //! in large type).

@@ -1,5 +1,8 @@
 //! The event log, newest first: self-connects seen and gone, risky
-//! listeners appearing and disappearing, policy changes, scan errors.
+//! listeners appearing and disappearing, policy changes, scan errors. The
+//! one place that words the core's changes; text from other processes or
+//! the kernel (process and namespace names, error messages) is made
+//! terminal-safe here.
 
 use std::cell::Cell;
 
@@ -11,18 +14,195 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::pane_block;
+use crate::core::changes::{ChangeKind, ListenerAppeared, ListenerGone, NetnsRef, SelfConnect};
+use crate::core::sanitize::{terminal_safe, terminal_safe_cut};
+use crate::core::snapshot::{Owner, UnknownOwner};
 use crate::tui::app::{App, Effect};
 use crate::tui::keymap::Action;
 use crate::tui::pane::{Pane, PaneId};
 use crate::tui::text::wrap;
 use crate::tui::theme::Theme;
-use crate::tui::tracker::{Level, LogEntry};
+use crate::tui::tracker::{LogEntry, Logged};
 
 #[derive(Debug, Default)]
 pub struct EventsPane {
     /// Newest entries skipped.
     scroll: usize,
     page: Cell<usize>,
+}
+
+/// How an entry is coloured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Info,
+    /// A risky listener.
+    Warning,
+    /// The scan could not read something.
+    Error,
+    /// A self-connection.
+    Alert,
+}
+
+/// Process and namespace names are cut to this many cells.
+const NAME_WIDTH: usize = 48;
+
+fn hms(t: &DateTime<Local>) -> String {
+    t.format("%H:%M:%S").to_string()
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// Who holds a socket, as a noun phrase ("held by ...").
+fn owner_words(owner: &Owner) -> String {
+    match owner {
+        Owner::Process(p) => format!("pid {} {}", p.pid, terminal_safe_cut(&p.name, NAME_WIDTH)),
+        Owner::Unknown(UnknownOwner::KernelHeld) => "the kernel".into(),
+        Owner::Unknown(UnknownOwner::NotPermitted) => "another user's process (need root)".into(),
+        Owner::Unknown(UnknownOwner::NotFound) => "a process no longer visible".into(),
+        Owner::Unknown(UnknownOwner::NotResolved) => "an unknown process".into(),
+    }
+}
+
+fn ns_name(ns: &NetnsRef) -> std::borrow::Cow<'_, str> {
+    terminal_safe_cut(&ns.name, NAME_WIDTH)
+}
+
+impl LogEntry {
+    pub fn level(&self) -> Level {
+        let kind = match &self.what {
+            Logged::MoreScanErrors(_) => return Level::Error,
+            Logged::Change(kind) => kind,
+        };
+        match kind {
+            ChangeKind::SelfConnectSeen(_) | ChangeKind::SelfConnectGone(_) => Level::Alert,
+            ChangeKind::ListenerAppeared(_)
+            | ChangeKind::ListenerGone(_)
+            | ChangeKind::ListenerRiskChanged(_) => Level::Warning,
+            ChangeKind::ScanError(_) | ChangeKind::ScanFailed(_) => Level::Error,
+            _ => Level::Info,
+        }
+    }
+
+    /// The entry in plain words (without its timestamp).
+    pub fn message(&self) -> String {
+        let kind = match &self.what {
+            Logged::MoreScanErrors(n) => {
+                return format!("scan error: and {n} more (see the header)");
+            }
+            Logged::Change(kind) => kind,
+        };
+        let safe = |e: &dyn std::fmt::Display| terminal_safe(&e.to_string()).into_owned();
+        match kind {
+            ChangeKind::WatchStarted(w) => format!(
+                "watching {} socket{}: {} self-connected, {} risky listener{}",
+                w.sockets,
+                plural(w.sockets),
+                w.self_connects,
+                w.risky_listeners,
+                plural(w.risky_listeners)
+            ),
+            ChangeKind::ScanFailed(f) => format!("scan failed: {}", safe(&f.message)),
+            ChangeKind::ScanRecovered => "scanning works again".to_string(),
+            ChangeKind::ScanError(e) => format!("scan error: {}", safe(e)),
+            ChangeKind::ScanErrorCleared(e) => format!("scan error cleared: {}", safe(e)),
+            ChangeKind::NamespaceAppeared(n) => {
+                format!("network namespace {} appeared", ns_name(&n.netns))
+            }
+            ChangeKind::NamespaceGone(n) => format!(
+                "network namespace {} is gone, and its sockets with it",
+                ns_name(&n.netns)
+            ),
+            ChangeKind::RangeChanged(r) => {
+                let ns = self.in_ns(&r.netns);
+                format!("{ns}ephemeral range now {} (was {})", r.range, r.was)
+            }
+            ChangeKind::ReservedChanged(r) => {
+                let ns = self.in_ns(&r.netns);
+                format!("{ns}reserved ports now {} (was {})", r.reserved, r.was)
+            }
+            ChangeKind::ListenerAppeared(l) => self.listener_appeared(l),
+            ChangeKind::ListenerRiskChanged(l) => {
+                let ns = self.in_ns(&l.netns);
+                format!("{ns}listener on {} is now {} risk", l.port, l.risk)
+            }
+            ChangeKind::ListenerSafe(l) => format!(
+                "{}{} is no longer at risk: reserved now, or outside the ephemeral range",
+                self.in_ns(&l.netns),
+                l.port
+            ),
+            ChangeKind::ListenerGone(l) => self.listener_gone(l),
+            ChangeKind::SelfConnectSeen(s) => self.self_connect_seen(s),
+            ChangeKind::SelfConnectGone(s) => self.self_connect_gone(s),
+        }
+    }
+
+    /// `[name] ` when the snapshot had several namespaces.
+    fn in_ns(&self, ns: &NetnsRef) -> String {
+        if self.name_netns {
+            format!("[{}] ", ns_name(ns))
+        } else {
+            String::new()
+        }
+    }
+
+    fn self_connect_seen(&self, s: &SelfConnect) -> String {
+        let seen = if s.first_seen == s.last_seen {
+            format!("seen {}", hms(&s.first_seen))
+        } else {
+            format!("seen {}–{}", hms(&s.first_seen), hms(&s.last_seen))
+        };
+        format!(
+            "{}SELF-CONNECT {} ↔ itself ({}), held by {}; {}{seen}{}",
+            self.in_ns(&s.netns),
+            s.addr,
+            s.state,
+            owner_words(&s.owner),
+            if s.present_at_start {
+                "present at start, "
+            } else {
+                ""
+            },
+            if self.ongoing { ", still there" } else { "" },
+        )
+    }
+
+    fn self_connect_gone(&self, s: &SelfConnect) -> String {
+        format!(
+            "{}self-connect {} gone; it was seen {}–{}, held by {}",
+            self.in_ns(&s.netns),
+            s.addr,
+            hms(&s.first_seen),
+            hms(&s.last_seen),
+            owner_words(&s.owner)
+        )
+    }
+
+    fn listener_appeared(&self, l: &ListenerAppeared) -> String {
+        format!(
+            "{}{}-risk listener on {} {}, held by {}",
+            self.in_ns(&l.netns),
+            l.risk,
+            l.addr,
+            if l.present_at_start {
+                "(present at start)"
+            } else {
+                "appeared"
+            },
+            owner_words(&l.owner)
+        )
+    }
+
+    fn listener_gone(&self, l: &ListenerGone) -> String {
+        format!(
+            "{}nothing listens on {} any more ({} stopped listening): clients \
+             retrying it can now connect to themselves",
+            self.in_ns(&l.netns),
+            l.port,
+            owner_words(&l.owner)
+        )
+    }
 }
 
 fn style(t: &Theme, e: &LogEntry) -> Style {

@@ -1,0 +1,183 @@
+//! What changed between consecutive scans, as typed data: namespaces that
+//! appeared or went, port policy changes, scan errors, risky listeners
+//! appearing and going, self-connections seen and gone. Each change carries
+//! its facts (namespace id and name, address, owner with pid, process name,
+//! user and command line, timestamps) and no words: the dashboard's event
+//! log words them, and a headless stream can print them as NDJSON.
+//!
+//! [`ChangeTracker`] is fed snapshots (and whole-scan failures) with their
+//! own timestamps; it keeps what it needs to diff the next one (first and
+//! last sightings, the owner once known) and returns the changes. Pure: no
+//! clock, no I/O. One file per kind of change.
+//!
+//! Room for what comes next: every kind is a variant with its own payload
+//! struct under one `event` tag, so a change caught live from the kernel, a
+//! retry storm starting or ending, or an incident linking a listener gone
+//! with a self-connect on its port is one more variant (and one more file
+//! with its own state), without reshaping the others.
+
+#[cfg(test)]
+pub(crate) mod fixtures;
+mod listeners;
+mod namespaces;
+mod scan_errors;
+mod self_connects;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Local};
+use serde::{Serialize, Serializer};
+
+pub use listeners::{ListenerAppeared, ListenerGone, ListenerRiskChanged, ListenerSafe};
+pub use namespaces::{NamespaceAppeared, NamespaceGone, RangeChanged, ReservedChanged};
+pub use scan_errors::{ScanFailed, WatchStarted};
+pub use self_connects::{SelfConnect, SelfConnectKey};
+
+use crate::core::snapshot::{Namespace, Owner, ProcessInfo, ScanError, Snapshot, UnknownOwner};
+
+/// One change, at the time of the scan that showed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    #[serde(serialize_with = "rfc3339")]
+    pub time: DateTime<Local>,
+    #[serde(flatten)]
+    pub kind: ChangeKind,
+}
+
+/// Every kind of change; serialised with its name in `event`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// The first snapshot: what is being watched.
+    WatchStarted(WatchStarted),
+    /// A whole scan failed (reported once until a scan works again).
+    ScanFailed(ScanFailed),
+    /// A scan worked again after failures.
+    ScanRecovered,
+    /// The scan could not read something (reported once while it lasts).
+    ScanError(ScanError),
+    /// A scan error no longer occurs.
+    ScanErrorCleared(ScanError),
+    NamespaceAppeared(NamespaceAppeared),
+    /// A namespace went, and everything in it ended with it (its
+    /// self-connects and listeners get no change of their own).
+    NamespaceGone(NamespaceGone),
+    RangeChanged(RangeChanged),
+    ReservedChanged(ReservedChanged),
+    /// A port inside the ephemeral range started being listened on.
+    ListenerAppeared(ListenerAppeared),
+    ListenerRiskChanged(ListenerRiskChanged),
+    /// Still listened on, but the policy changed and it is no longer at risk.
+    ListenerSafe(ListenerSafe),
+    /// The last listener on a risky port went away.
+    ListenerGone(ListenerGone),
+    /// A self-connected socket, first seen.
+    SelfConnectSeen(SelfConnect),
+    /// A self-connected socket no longer in the tables.
+    SelfConnectGone(SelfConnect),
+}
+
+/// A network namespace as changes name it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct NetnsRef {
+    /// Its inode number (as in `/proc/PID/ns/net`); 0 when unknown.
+    pub id: u64,
+    pub name: String,
+}
+
+impl NetnsRef {
+    pub fn of(ns: &Namespace) -> NetnsRef {
+        NetnsRef {
+            id: ns.id,
+            name: ns.name.clone(),
+        }
+    }
+}
+
+/// Turns a stream of snapshots into changes.
+#[derive(Debug, Default)]
+pub struct ChangeTracker {
+    started: bool,
+    errors: scan_errors::ScanErrors,
+    namespaces: namespaces::Namespaces,
+    listeners: listeners::Listeners,
+    self_connects: self_connects::SelfConnects,
+}
+
+impl ChangeTracker {
+    pub fn new() -> ChangeTracker {
+        ChangeTracker::default()
+    }
+
+    /// A whole scan failed: a change the first time, until one works again.
+    pub fn observe_failure(&mut self, at: DateTime<Local>, message: &str) -> Option<Change> {
+        self.errors
+            .failed(message)
+            .map(|kind| Change { time: at, kind })
+    }
+
+    /// What changed since the previous snapshot, least urgent first (so a
+    /// newest-first list shows a refresh's self-connects on top).
+    pub fn observe(&mut self, snap: &Snapshot) -> Vec<Change> {
+        let mut out = Vec::new();
+        self.errors.recovered(&mut out);
+        let first = !self.started;
+        if first {
+            out.push(ChangeKind::WatchStarted(WatchStarted::of(snap)));
+        }
+        for gone in self.namespaces.observe(snap, first, &mut out) {
+            self.listeners.forget_netns(gone);
+            self.self_connects.forget_netns(gone);
+        }
+        self.errors.observe(snap, &mut out);
+        self.listeners.observe(snap, first, &mut out);
+        self.self_connects.observe(snap, first, &mut out);
+        self.started = true;
+        out.into_iter()
+            .map(|kind| Change {
+                time: snap.taken_at,
+                kind,
+            })
+            .collect()
+    }
+
+    /// A self-connection still in the tables, as of the last snapshot
+    /// (state and last sighting updated, owner kept once known).
+    pub fn self_connect(&self, key: &SelfConnectKey) -> Option<&SelfConnect> {
+        self.self_connects.get(key)
+    }
+
+    /// The self-connections in the tables as of the last snapshot.
+    pub fn self_connects(&self) -> impl Iterator<Item = &SelfConnect> {
+        self.self_connects.iter()
+    }
+}
+
+/// Times as in `scan --json`'s `taken_at`.
+fn rfc3339<S: Serializer>(t: &DateTime<Local>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339())
+}
+
+/// The owner as data: pid, process name, command line and user, or why
+/// it is unknown (`kernel_held`, `not_permitted`, ...).
+fn owner_data<S: Serializer>(owner: &Owner, s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    #[serde(untagged)]
+    enum OwnerData<'a> {
+        Process(&'a ProcessInfo),
+        Unknown {
+            unknown: UnknownOwner,
+            reason: &'static str,
+        },
+    }
+    match owner {
+        Owner::Process(p) => OwnerData::Process(Arc::as_ref(p)),
+        Owner::Unknown(why) => OwnerData::Unknown {
+            unknown: *why,
+            reason: why.reason(),
+        },
+    }
+    .serialize(s)
+}
