@@ -1,10 +1,12 @@
 //! The command line: picks a mode and hands over to it.
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 use crate::commands;
+use crate::report::error_json::{ErrorJson, ErrorKind as JsonErrorKind};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -15,7 +17,8 @@ use crate::commands;
     long_about = "Find TCP sockets connected to themselves, and listeners the kernel could hand out as \
                   source ports.\n\nWith no subcommand, opens the live dashboard.",
     after_help = "Exit status of scan: 0 nothing found, 1 findings, 2 error.\n\
-                  Exit status of repro: 0 it connected to itself, 1 limits reached, 2 error."
+                  Exit status of repro: 0 it connected to itself, 1 limits reached, 2 error.\n\
+                  With --json, an error is one JSON object on stdout too: {\"error\": {\"kind\", \"message\"}}."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -34,9 +37,10 @@ pub enum Command {
 
 /// Parses the command line and runs the chosen mode.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(e) => return usage_error(e),
+        Err(e) => return usage_error(e, asks_for_json(&args)),
     };
     match cli.command {
         Some(Command::Scan(args)) => commands::scan::run(args),
@@ -46,15 +50,28 @@ pub fn main() -> ExitCode {
 }
 
 /// Help and version go to stdout as clap prints them; a usage error is one
-/// clear line on stderr (the tool's convention), with exit status 2.
-fn usage_error(e: clap::Error) -> ExitCode {
+/// clear line on stderr (the tool's convention), with exit status 2. When
+/// the arguments asked for `--json`, stdout also gets the error object: a
+/// script that asked for JSON reads JSON even when its command line is
+/// wrong.
+fn usage_error(e: clap::Error, json: bool) -> ExitCode {
     use clap::error::ErrorKind;
     if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
         let _ = e.print();
         return ExitCode::SUCCESS;
     }
-    eprintln!("selfconn-tui: {}", one_line(&e.render().to_string()));
-    ExitCode::from(2)
+    let message = one_line(&e.render().to_string());
+    commands::fail(json, ErrorJson::new(JsonErrorKind::Usage, message))
+}
+
+/// Whether `--json` is among the arguments (before a `--` that ends the
+/// options), parsed or not: `--json=yes` and a misplaced `--json` count.
+fn asks_for_json(args: &[OsString]) -> bool {
+    args.iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy())
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json" || a.starts_with("--json="))
 }
 
 /// clap's message (`error: ...`, details, a tip, then usage) as one line:
@@ -84,12 +101,6 @@ fn one_line(rendered: &str) -> String {
     line
 }
 
-/// Whether to colour output meant for a terminal: only on a terminal, and
-/// never when `NO_COLOR` is set to anything non-empty.
-pub fn colour_wanted(is_terminal: bool) -> bool {
-    is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +113,20 @@ mod tests {
         assert!(!line.contains('\n'));
         assert!(line.starts_with("unexpected argument '--jsn'"), "{line}");
         assert!(line.contains("--json"), "the tip survives: {line}");
+    }
+
+    #[test]
+    fn json_is_wanted_wherever_the_flag_stands_before_a_double_dash() {
+        let wants = |args: &[&str]| {
+            let v: Vec<OsString> = args.iter().map(OsString::from).collect();
+            asks_for_json(&v)
+        };
+        assert!(wants(&["selfconn-tui", "scan", "--json", "--bogus"]));
+        assert!(wants(&["selfconn-tui", "--json"]));
+        assert!(wants(&["selfconn-tui", "repro", "--json=1"]));
+        assert!(!wants(&["selfconn-tui", "scan", "--jsn"]));
+        assert!(!wants(&["selfconn-tui", "scan", "--", "--json"]));
+        assert!(!wants(&["--json"]), "the program name is not an argument");
     }
 
     #[test]

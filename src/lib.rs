@@ -4,9 +4,11 @@
 //!
 //! Layers: [`core`] is pure (parsing, classification, advice); [`sys`]
 //! reads `/proc`; [`repro`] drives real sockets; [`report`] prints;
-//! [`tui`] is the dashboard; [`cli`] picks a mode.
+//! [`tui`] is the dashboard; [`cli`] picks a mode. [`colour`] is the one
+//! colour policy of every front end.
 
 pub mod cli;
+pub mod colour;
 pub mod commands;
 pub mod core;
 pub mod report;

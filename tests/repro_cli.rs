@@ -260,7 +260,12 @@ fn bad_input_is_an_error_with_a_clear_message() {
             &["--port", "44600", "--bogus"],
             "unexpected argument '--bogus'",
         ),
-        (&["--port", "44600", "--rate", "0"], "more than 0"),
+        (&["--port", "44600", "--rate", "0"], "from 0.01"),
+        (&["--port", "44600", "--rate", "1e-19"], "from 0.01"),
+        (&["--port", "44600", "--rate", "5e-324"], "from 0.01"),
+        (&["--port", "44600", "--rate", "NaN"], "from 0.01"),
+        (&["--port", "44600", "--rate", "inf"], "from 0.01"),
+        (&["--port", "44600", "--rate", "-1"], "from 0.01"),
         (&["--port", "44600", "--max-time", "0"], "time limit"),
         (&["--port", "44600", "--max-attempts", "0"], "attempt limit"),
         (&[], "--port"),
@@ -284,7 +289,8 @@ fn non_local_hosts_are_refused_before_any_packet() {
             err.starts_with("selfconn-tui: ") && err.contains("not an address of this machine"),
             "{err}"
         );
-        assert!(out.stdout.is_empty());
+        // --json: the error as the one object on stdout (tests/json_errors.rs).
+        assert_eq!(json(&out)["error"]["kind"], "not_local");
     }
     let out = repro(&["--port", "44600", "--host", "0.0.0.0"]);
     assert_eq!(out.status.code(), Some(2));
@@ -296,4 +302,102 @@ fn non_local_hosts_are_refused_before_any_packet() {
         "{}",
         stderr(&out)
     );
+}
+
+/// The system calls `socket` and `connect` made by `selfconn-tui ARGS`, as
+/// strace writes them (`-f`: every thread). `None` after a skip when strace
+/// is missing or may not trace here.
+fn socket_calls(test: &str, args: &[&str]) -> Option<(Output, String)> {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace");
+    let out = match Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=socket,connect", "-o"])
+        .arg(&trace)
+        .arg(BIN)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) => {
+            common::skip(&format!("{test}: cannot run strace ({e})"));
+            return None;
+        }
+    };
+    match std::fs::read_to_string(&trace) {
+        Ok(text) => Some((out, text)),
+        Err(e) => {
+            common::skip(&format!(
+                "{test}: strace wrote no trace ({e}): {}",
+                stderr(&out)
+            ));
+            None
+        }
+    }
+}
+
+#[test]
+fn a_host_name_is_refused_without_a_single_socket() {
+    // The control: strace sees the sockets of a run that does start.
+    let port = free_port_outside_range().to_string();
+    let Some((out, trace)) = socket_calls(
+        "a_host_name_is_refused_without_a_single_socket",
+        &["repro", "--port", &port, "--max-attempts", "1"],
+    ) else {
+        return;
+    };
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        trace.contains("socket(AF_INET, SOCK_STREAM"),
+        "strace shows the attempt's socket: {trace}"
+    );
+
+    // A name: refused before any socket, so no DNS query (a UDP socket to
+    // port 53, or the nscd / systemd-resolved sockets) can leave.
+    for host in [
+        "example.invalid",
+        "example.invalid:53",
+        "db",
+        "localhost.localdomain",
+    ] {
+        let (out, trace) = socket_calls(
+            "a_host_name_is_refused",
+            &["repro", "--port", "44600", "--host", host, "--json"],
+        )
+        .expect("strace ran for the control");
+        assert_eq!(out.status.code(), Some(2), "{host}: {}", stderr(&out));
+        assert_eq!(json(&out)["error"]["kind"], "bad_host", "{host}");
+        assert!(
+            !trace.contains("socket(") && !trace.contains("connect("),
+            "{host}: no socket at all, so no resolver: {trace}"
+        );
+    }
+}
+
+#[test]
+fn localhost_is_read_from_the_hosts_file_not_asked_of_a_resolver() {
+    let port = free_port_outside_range().to_string();
+    let Some((out, trace)) = socket_calls(
+        "localhost_is_read_from_the_hosts_file",
+        &[
+            "repro",
+            "--port",
+            &port,
+            "--host",
+            "localhost",
+            "--max-attempts",
+            "1",
+            "--json",
+        ],
+    ) else {
+        return;
+    };
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let j = json(&out);
+    assert_eq!(j["host"], "localhost");
+    assert_eq!(j["attempts"], 1);
+    for resolver in ["htons(53)", "nscd", "resolve/io.systemd", "AF_UNIX"] {
+        assert!(!trace.contains(resolver), "{resolver} in {trace}");
+    }
 }

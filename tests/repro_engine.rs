@@ -425,37 +425,42 @@ fn dropped_syns_do_not_hold_up_the_time_limit_or_a_stop() {
 /// `SO_NETNS_COOKIE` (Linux 5.14+): identifies a socket's network namespace.
 const SO_NETNS_COOKIE: libc::c_int = 71;
 
-fn netns_cookie(fd: libc::c_int) -> Option<u64> {
-    let mut cookie: u64 = 0;
-    let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
-    // SAFETY: getsockopt writes at most `len` bytes into `cookie`.
-    let r = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            SO_NETNS_COOKIE,
-            (&mut cookie as *mut u64).cast(),
-            &mut len,
-        )
-    };
-    (r == 0).then_some(cookie)
+// Read through nix's getsockopt, so that no `unsafe` is needed here.
+use nix::{getsockopt_impl, sockopt_impl};
+sockopt_impl!(NetnsCookie, GetOnly, libc::SOL_SOCKET, SO_NETNS_COOKIE, u64);
+
+fn netns_cookie(socket: &impl std::os::fd::AsFd) -> Option<u64> {
+    nix::sys::socket::getsockopt(socket, NetnsCookie).ok()
 }
 
 /// How many of this process's open sockets live in the namespace `cookie`.
+/// Each one is looked at through a duplicate taken with `pidfd_getfd` (a
+/// safe way to hold a descriptor known only by its number).
 fn open_sockets_in(cookie: u64) -> usize {
-    std::fs::read_dir("/proc/self/fd")
+    use rustix::process::{PidfdFlags, PidfdGetfdFlags, getpid, pidfd_getfd, pidfd_open};
+    let me = pidfd_open(getpid(), PidfdFlags::empty()).expect("pidfd_open (Linux 5.3+)");
+    // The numbers first: the duplicates must not be listed themselves.
+    let sockets: Vec<i32> = std::fs::read_dir("/proc/self/fd")
         .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<libc::c_int>().ok())
-        .filter(|&fd| netns_cookie(fd) == Some(cookie))
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let link = std::fs::read_link(e.path()).ok()?;
+            link.to_str()?.starts_with("socket:").then_some(())?;
+            e.file_name().to_str()?.parse().ok()
+        })
+        .collect();
+    sockets
+        .into_iter()
+        .filter_map(|fd| pidfd_getfd(&me, fd, PidfdGetfdFlags::empty()).ok())
+        .filter(|dup| netns_cookie(dup) == Some(cookie))
         .count()
 }
 
 #[test]
 fn every_socket_is_closed_except_the_self_connected_one() {
     in_private_netns(|| {
-        use std::os::fd::AsRawFd;
         let probe = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        let Some(cookie) = netns_cookie(probe.as_raw_fd()) else {
+        let Some(cookie) = netns_cookie(&probe) else {
             common::skip("sockets_closed: no SO_NETNS_COOKIE (Linux < 5.14)");
             return;
         };

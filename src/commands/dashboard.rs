@@ -39,7 +39,7 @@ pub fn run(args: DashboardArgs) -> ExitCode {
     }
     crate::tui::run(crate::tui::Config {
         interval: args.interval,
-        theme: Theme::pick(args.theme, Theme::no_color_env()),
+        theme: Theme::pick(args.theme, crate::colour::no_color_env()),
         proc_root: args.proc_root,
     })
 }

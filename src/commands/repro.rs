@@ -13,10 +13,14 @@ use clap::builder::PossibleValue;
 use clap::{Args, ValueEnum};
 
 use crate::core::ports::PortPolicy;
+use crate::core::sanitize::terminal_safe_cut;
+use crate::report::error_json::{ErrorJson, ErrorKind};
 use crate::report::{repro_json, repro_text};
 use crate::repro::explain::{Likelihood, prospect};
-use crate::repro::pace::MAX_RATE;
-use crate::repro::{Config, Counters, End, Mode, Outcome, ReproHandle, Target, parse_port};
+use crate::repro::pace::{MAX_RATE, MIN_RATE};
+use crate::repro::{
+    Config, Counters, End, Mode, Outcome, ReproHandle, SelfConnection, Target, parse_port,
+};
 use crate::sys::procnet::{NetFiles, read_policy};
 
 #[derive(Debug, Clone, Args)]
@@ -34,8 +38,8 @@ pub struct ReproArgs {
     /// (net.ipv4.ip_local_port_range), with nothing listening
     #[arg(long, value_name = "PORT", value_parser = port_arg)]
     pub port: u16,
-    /// The host: a loopback address or one of this machine's addresses (a name is resolved,
-    /// and every address it resolves to must be local)
+    /// The host: a literal address, loopback or one of this machine's (127.0.0.1, ::1),
+    /// or localhost (from /etc/hosts); other names are refused, never looked up in DNS
     #[arg(long, value_name = "HOST", default_value = "127.0.0.1")]
     pub host: String,
     /// How each attempt gets its socket and source port
@@ -43,7 +47,7 @@ pub struct ReproArgs {
     pub mode: Mode,
     /// Attempts per second (default: as fast as possible); a low rate lets an audience watch
     /// the source port climb
-    #[arg(long, value_name = "N", value_parser = rate_arg)]
+    #[arg(long, value_name = "N", value_parser = rate_arg, allow_negative_numbers = true)]
     pub rate: Option<f64>,
     /// Give up after this many attempts
     #[arg(long, value_name = "N", default_value_t = Config::DEFAULT_MAX_ATTEMPTS, value_parser = max_attempts_arg)]
@@ -76,9 +80,11 @@ fn port_arg(s: &str) -> Result<u16, String> {
 
 fn rate_arg(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
-        Ok(r) if r.is_finite() && r > 0.0 && r <= MAX_RATE => Ok(r),
+        // NaN fails both comparisons; infinities fail one.
+        Ok(r) if (MIN_RATE..=MAX_RATE).contains(&r) => Ok(r),
         Ok(_) => Err(format!(
-            "the rate must be more than 0 and at most {MAX_RATE} attempts per second (leave it out for as fast as possible)"
+            "the rate must be from {MIN_RATE} (one attempt every {} s) to {MAX_RATE} attempts per second (leave it out for as fast as possible)",
+            1.0 / MIN_RATE
         )),
         Err(_) => Err(format!("{s:?} is not a number of attempts per second")),
     }
@@ -104,15 +110,17 @@ fn max_time_arg(s: &str) -> Result<Duration, String> {
     }
 }
 
-fn fail(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("selfconn-tui: {message}");
-    ExitCode::from(2)
+/// Exit status 2 with the message on stderr and, under `--json`, the error
+/// object on stdout.
+fn fail(json: bool, kind: impl Into<ErrorKind>, message: impl std::fmt::Display) -> ExitCode {
+    super::fail(json, ErrorJson::new(kind, message))
 }
 
 pub fn run(args: ReproArgs) -> ExitCode {
+    let json = args.json;
     let target = match Target::resolve(&args.host, args.port) {
         Ok(t) => t,
-        Err(e) => return fail(e),
+        Err(e) => return fail(json, &e, &e),
     };
     let config = Config {
         rate: args.rate,
@@ -121,21 +129,22 @@ pub fn run(args: ReproArgs) -> ExitCode {
         ..Config::new(target, args.mode)
     };
     if let Err(e) = config.check() {
-        return fail(e);
+        return fail(json, &e, &e);
     }
     // The namespace's range and reserved list, for the explanations. When
     // they cannot be read, the kernel defaults stand in.
     let policy = read_policy(&NetFiles::own(Path::new("/proc")), &mut Vec::new());
 
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // A second Ctrl-C ends the process at once, should the loop hang.
-        let registered = signal_hook::flag::register_conditional_shutdown(signal, 1, stop.clone())
-            .and_then(|_| signal_hook::flag::register(signal, stop.clone()));
-        if let Err(e) = registered {
-            return fail(format!("cannot handle signals: {e}"));
+    let stop = match stop_on_signals() {
+        Ok(stop) => stop,
+        Err(e) => {
+            return fail(
+                json,
+                ErrorKind::System,
+                format!("cannot handle signals: {e}"),
+            );
         }
-    }
+    };
 
     let live = std::io::stderr().is_terminal();
     if live {
@@ -144,7 +153,13 @@ pub fn run(args: ReproArgs) -> ExitCode {
     let handle =
         match ReproHandle::spawn_with(config.clone(), Arc::new(Counters::new()), stop.clone()) {
             Ok(h) => h,
-            Err(e) => return fail(format!("cannot start the loop: {e}")),
+            Err(e) => {
+                return fail(
+                    json,
+                    ErrorKind::System,
+                    format!("cannot start the loop: {e}"),
+                );
+            }
         };
     let mut outcome = watch(handle, &config, live);
 
@@ -153,41 +168,53 @@ pub fn run(args: ReproArgs) -> ExitCode {
         End::Failed(_) => ExitCode::from(2),
         _ => ExitCode::from(1),
     };
-    if let End::Failed(e) = &outcome.end
-        && !args.json
-    {
+    if let End::Failed(e) = &outcome.end {
         eprintln!("selfconn-tui: {e}");
-        return code;
+        if !json {
+            return code;
+        }
     }
-    let text = if args.json {
+    let text = if json {
         format!("{}\n", repro_json::to_json(&config, &outcome, &policy))
     } else {
-        let colour = crate::cli::colour_wanted(std::io::stdout().is_terminal());
+        let colour = crate::colour::colour_wanted(std::io::stdout().is_terminal());
         repro_text::render(&config, &outcome, &policy, colour)
     };
-    let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout
-        .write_all(text.as_bytes())
-        .and_then(|_| stdout.flush())
-        && e.kind() != std::io::ErrorKind::BrokenPipe
-    {
-        return fail(format!("cannot write the report: {e}"));
+    if let Err(e) = super::write_stdout(&text) {
+        // stdout itself failed: no JSON can be written there.
+        eprintln!("selfconn-tui: cannot write the report: {e}");
+        return ExitCode::from(2);
     }
-    drop(stdout);
     if args.hold
         && let Some(conn) = outcome.take_connection()
     {
-        eprintln!(
-            "selfconn-tui: holding {} -> {} open (see `selfconn-tui scan` or `ss -tn`); Ctrl-C closes it",
-            conn.local(),
-            conn.peer()
-        );
-        while !stop.load(Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        conn.close();
+        hold(conn, &stop);
     }
     code
+}
+
+/// A flag that Ctrl-C (SIGINT) and SIGTERM set; a second one ends the
+/// process at once, should the loop hang.
+fn stop_on_signals() -> std::io::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(signal, 1, stop.clone())?;
+        signal_hook::flag::register(signal, stop.clone())?;
+    }
+    Ok(stop)
+}
+
+/// `--hold`: keeps the self-connected socket open until `stop`.
+fn hold(conn: SelfConnection, stop: &AtomicBool) {
+    eprintln!(
+        "selfconn-tui: holding {} -> {} open (see `selfconn-tui scan` or `ss -tn`); Ctrl-C closes it",
+        conn.local(),
+        conn.peer()
+    );
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    conn.close();
 }
 
 /// On a terminal: what is about to happen, and a warning when the mode
@@ -245,17 +272,15 @@ fn watch(handle: ReproHandle, config: &Config, live: bool) -> Outcome {
     handle.join()
 }
 
-/// Cuts a line to the terminal's width, so that `\r` can redraw it.
-fn fit_to_terminal(line: &str) -> &str {
+/// Cuts a line to the terminal's width (less one column, so that the line
+/// never wraps and `\r` can redraw it), by display width.
+fn fit_to_terminal(line: &str) -> std::borrow::Cow<'_, str> {
     // A terminal that reports no size (0 columns) gets 80.
     let width = match crossterm::terminal::size() {
         Ok((w, _)) if w > 0 => usize::from(w.max(2)),
         _ => 80,
     };
-    match line.char_indices().nth(width - 1) {
-        Some((i, _)) => &line[..i],
-        None => line,
-    }
+    terminal_safe_cut(line, width - 1)
 }
 
 #[cfg(test)]
@@ -268,8 +293,16 @@ mod tests {
         assert!(port_arg("70000").unwrap_err().contains("out of range"));
         assert_eq!(rate_arg("200"), Ok(200.0));
         assert_eq!(rate_arg("0.5"), Ok(0.5));
-        assert!(rate_arg("0").unwrap_err().contains("more than 0"));
-        assert!(rate_arg("-3").is_err());
+        assert_eq!(rate_arg("0.01"), Ok(0.01));
+        assert_eq!(rate_arg("1e6"), Ok(1e6));
+        for bad in [
+            "0", "-3", "-0", "1e-19", "1.2e-19", "5e-324", "0.0099", "1000001", "inf", "-inf",
+            "NaN", "infinity",
+        ] {
+            let e = rate_arg(bad).unwrap_err();
+            assert!(e.contains("from 0.01"), "{bad}: {e}");
+            assert!(e.contains("1000000"), "{bad}: {e}");
+        }
         assert!(rate_arg("fast").unwrap_err().contains("not a number"));
         assert_eq!(max_attempts_arg("1"), Ok(1));
         assert!(max_attempts_arg("0").is_err());

@@ -41,11 +41,7 @@ pub fn run(args: ScanArgs) -> ExitCode {
     });
     let snapshot = match scanner.scan() {
         Ok(s) => s,
-        Err(e) => {
-            // The message may quote namespace names ("known: ...").
-            eprintln!("selfconn-tui: {}", terminal_safe(&e.to_string()));
-            return ExitCode::from(2);
-        }
+        Err(e) => return super::fail(args.json, &e),
     };
     let mut stdout = std::io::stdout().lock();
     let written = if args.json {
@@ -55,7 +51,7 @@ pub fn run(args: ScanArgs) -> ExitCode {
             .and_then(|_| writeln!(out))
             .and_then(|_| out.flush())
     } else {
-        let colour = crate::cli::colour_wanted(std::io::stdout().is_terminal());
+        let colour = crate::colour::colour_wanted(std::io::stdout().is_terminal());
         for e in &snapshot.errors {
             eprintln!("selfconn-tui: warning: {}", terminal_safe(&e.to_string()));
         }

@@ -9,3 +9,4 @@ pub mod ports;
 pub mod sanitize;
 pub mod snapshot;
 pub mod socket;
+pub mod words;

@@ -4,6 +4,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::core::ports::PortPolicy;
+use crate::report::error_json::ErrorJson;
 use crate::repro::counters::errno_name;
 use crate::repro::explain::{Likelihood, explain_end, prospect};
 use crate::repro::{Config, End, Outcome};
@@ -49,7 +50,9 @@ pub struct ReproJson {
     pub expectation: &'static str,
     /// Why the run ended as it did, and what to do, one sentence each.
     pub notes: Vec<String>,
-    pub error: Option<String>,
+    /// Why the run failed (`result` is `failed`), as in every `--json`
+    /// error: `{"kind": "run_failed", "message": ...}`; null otherwise.
+    pub error: Option<ErrorJson>,
 }
 
 impl ReproJson {
@@ -100,7 +103,7 @@ impl ReproJson {
             },
             notes: explain_end(policy, config.mode, port, &outcome.end, stats),
             error: match &outcome.end {
-                End::Failed(e) => Some(e.to_string()),
+                End::Failed(e) => Some(ErrorJson::new(e, e)),
                 _ => None,
             },
         }
@@ -111,4 +114,30 @@ impl ReproJson {
 pub fn to_json(config: &Config, outcome: &Outcome, policy: &PortPolicy) -> String {
     serde_json::to_string_pretty(&ReproJson::new(config, outcome, policy))
         .unwrap_or_else(|e| format!("{{\"error\": \"cannot serialise the report: {e}\"}}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repro::{Counters, Mode, ReproError, Target};
+
+    #[test]
+    fn a_failed_run_carries_the_same_error_object_as_every_json_error() {
+        let config = Config::new(Target::resolve("127.0.0.1", 44600).unwrap(), Mode::Fresh);
+        let error = ReproError::Syscall {
+            call: "socket()".into(),
+            errno: libc::EMFILE,
+            name: "EMFILE".into(),
+            message: "Too many open files".into(),
+            hint: "; too many open files".into(),
+        };
+        let outcome = Outcome::failed(&config, error.clone(), &Counters::new());
+        let doc: Value =
+            serde_json::from_str(&to_json(&config, &outcome, &PortPolicy::default())).unwrap();
+        assert_eq!(doc["result"], "failed");
+        assert_eq!(
+            doc["error"],
+            serde_json::json!({"kind": "run_failed", "message": error.to_string()})
+        );
+    }
 }

@@ -21,7 +21,7 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::counters::{Counters, Snapshot, Stage, Tally, errno_name};
 use super::mode::Mode;
-use super::pace::{MAX_RATE, Pacer};
+use super::pace::{MAX_RATE, MIN_RATE, Pacer};
 use super::proof::{Echo, SelfConnection};
 use super::target::Target;
 
@@ -69,10 +69,10 @@ impl Config {
     /// Checks the limits, and that the mode can reach the target at all.
     pub fn check(&self) -> Result<(), ReproError> {
         if let Some(r) = self.rate
-            && !(r.is_finite() && r > 0.0 && r <= MAX_RATE)
+            && !(MIN_RATE..=MAX_RATE).contains(&r)
         {
             return Err(ReproError::Config(format!(
-                "the rate must be more than 0 and at most {MAX_RATE} attempts per second, not {r}"
+                "the rate must be from {MIN_RATE} to {MAX_RATE} attempts per second, not {r}"
             )));
         }
         if !(1..=Config::MAX_ATTEMPTS_LIMIT).contains(&self.max_attempts) {

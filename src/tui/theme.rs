@@ -61,11 +61,6 @@ impl Theme {
         }
     }
 
-    /// Whether the environment asks for no colour (`NO_COLOR` set, non-empty).
-    pub fn no_color_env() -> bool {
-        std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
-    }
-
     pub fn default_dark() -> Theme {
         let bold = Modifier::BOLD;
         Theme {

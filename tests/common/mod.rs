@@ -136,26 +136,19 @@ pub fn in_private_netns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'stati
     Some(t.join().expect("the namespace thread finished"))
 }
 
-/// Brings `lo` up in the calling thread's network namespace.
+/// Brings `lo` up in the calling thread's network namespace, through
+/// `ip link` (a child started from this thread inherits its namespace),
+/// since the ioctl would need `unsafe`, which the package forbids.
 pub fn loopback_up() {
-    // SAFETY: plain ioctls on a socket we own, with a zeroed ifreq.
-    unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
-        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
-        let mut ifr: libc::ifreq = std::mem::zeroed();
-        for (d, s) in ifr.ifr_name.iter_mut().zip(b"lo\0") {
-            *d = *s as libc::c_char;
-        }
-        assert_eq!(libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut ifr), 0);
-        ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
-        assert_eq!(
-            libc::ioctl(fd, libc::SIOCSIFFLAGS, &ifr),
-            0,
-            "SIOCSIFFLAGS: {}",
-            std::io::Error::last_os_error()
-        );
-        libc::close(fd);
-    }
+    let out = Command::new("ip")
+        .args(["link", "set", "lo", "up"])
+        .output()
+        .unwrap_or_else(|e| panic!("run `ip link set lo up` (iproute2): {e}"));
+    assert!(
+        out.status.success(),
+        "ip link set lo up: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A free port outside the calling thread's ephemeral range: connecting to

@@ -24,14 +24,23 @@ pub struct Running {
     pub termios_before: libc::termios,
 }
 
+/// The pty's terminal side, opened by name (no `unsafe` needed): it has
+/// the same settings as the master.
+fn tty_of(master: &dyn MasterPty) -> std::fs::File {
+    use std::os::unix::fs::OpenOptionsExt;
+    let name = master.tty_name().expect("a unix pty has a terminal name");
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOCTTY)
+        .open(&name)
+        .unwrap_or_else(|e| panic!("open {}: {e}", name.display()))
+}
+
+/// The pty's terminal settings.
 pub fn termios(master: &dyn MasterPty) -> libc::termios {
-    let fd = master.as_raw_fd().expect("a unix pty");
-    // SAFETY: a zeroed termios is a valid out-parameter for tcgetattr.
-    let mut t: libc::termios = unsafe { std::mem::zeroed() };
-    // SAFETY: fd is the open master of the pty; t is a valid pointer.
-    let rc = unsafe { libc::tcgetattr(fd, &mut t) };
-    assert_eq!(rc, 0, "tcgetattr: {}", std::io::Error::last_os_error());
-    t
+    nix::sys::termios::tcgetattr(tty_of(master))
+        .expect("tcgetattr")
+        .into()
 }
 
 impl Running {
@@ -283,10 +292,13 @@ impl Running {
     /// The terminal's modes as the test found them (as a shell sets them
     /// while a job is stopped).
     pub fn reset_terminal_modes(&self) {
-        let fd = self.master.as_raw_fd().expect("a unix pty");
-        // SAFETY: fd is the open master of the pty; the termios is valid.
-        let rc = unsafe { libc::tcsetattr(fd, libc::TCSANOW, &self.termios_before) };
-        assert_eq!(rc, 0, "tcsetattr: {}", std::io::Error::last_os_error());
+        let before = nix::sys::termios::Termios::from(self.termios_before);
+        nix::sys::termios::tcsetattr(
+            tty_of(self.master.as_ref()),
+            nix::sys::termios::SetArg::TCSANOW,
+            &before,
+        )
+        .expect("tcsetattr");
     }
 
     /// After SIGCONT: raw mode and the alternate screen again, the whole
