@@ -1,6 +1,6 @@
 //! The pure core: port policy, socket classification, scan results, what
-//! changed between scans, advice, and the sanitiser for text bound for a
-//! terminal. No I/O and no terminal code: everything here is tested on data.
+//! changed between scans, advice, and making foreign text terminal-safe.
+//! No I/O and no terminal code: everything here is tested on data.
 
 pub mod advice;
 pub mod changes;
