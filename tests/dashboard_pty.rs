@@ -1,241 +1,22 @@
 //! The real binary in a pseudo-terminal: it shows a real self-connection
 //! made on loopback, highlighted; its repro pane makes one (in `bind`
 //! mode on loopback, and as root in `fresh` mode inside a private network
-//! namespace); and it leaves the terminal as it found it (cooked mode,
-//! main screen, no mouse reporting, cursor shown) on `q`, on SIGTERM and
-//! on a panic. Every wait is bounded; the child is killed if a test fails.
+//! namespace); it leaves the terminal as it found it (cooked mode, main
+//! screen, no mouse reporting, no bracketed paste, cursor shown) on `q`,
+//! on SIGTERM and on a panic; a burst of input or a paste never leaves
+//! keys unread; Ctrl-Z and SIGTSTP hand the terminal back and stop it, and
+//! SIGCONT takes it back whole. Every wait is bounded (the harness is in
+//! `pty_harness`); the child is killed if a test fails.
 
 mod common;
+mod pty_harness;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
-use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
-
-const ROWS: u16 = 40;
-const COLS: u16 = 120;
-const LIMIT: Duration = Duration::from_secs(10);
-
-struct Running {
-    child: Box<dyn Child + Send + Sync>,
-    master: Box<dyn MasterPty + Send>,
-    writer: Box<dyn Write + Send>,
-    output: Receiver<Vec<u8>>,
-    parser: vt100::Parser,
-    /// Everything the program wrote.
-    raw: Vec<u8>,
-    termios_before: libc::termios,
-}
-
-/// The pty's terminal settings, read on its terminal side (the same
-/// settings as the master's), opened by name so that no `unsafe` is needed.
-fn termios(master: &dyn MasterPty) -> libc::termios {
-    use std::os::unix::fs::OpenOptionsExt;
-    let name = master.tty_name().expect("a unix pty has a terminal name");
-    let tty = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOCTTY)
-        .open(&name)
-        .unwrap_or_else(|e| panic!("open {}: {e}", name.display()));
-    nix::sys::termios::tcgetattr(&tty)
-        .expect("tcgetattr")
-        .into()
-}
-
-impl Running {
-    fn start(args: &[&str], env: &[(&str, &str)]) -> Running {
-        Running::start_program(env!("CARGO_BIN_EXE_selfconn-tui"), args, env)
-    }
-
-    /// Starts `program` (the binary, or a wrapper that runs it).
-    fn start_program(program: &str, args: &[&str], env: &[(&str, &str)]) -> Running {
-        let pair = native_pty_system()
-            .openpty(PtySize {
-                rows: ROWS,
-                cols: COLS,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .expect("a pseudo-terminal");
-        let termios_before = termios(pair.master.as_ref());
-        let mut cmd = CommandBuilder::new(program);
-        cmd.args(args);
-        cmd.env("TERM", "xterm-256color");
-        cmd.env_remove("NO_COLOR");
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = pair.slave.spawn_command(cmd).expect("the binary starts");
-        // Only the child holds the terminal side now: EOF when it exits.
-        drop(pair.slave);
-        let mut reader = pair.master.try_clone_reader().unwrap();
-        let writer = pair.master.take_writer().unwrap();
-        let (tx, output) = channel();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 16384];
-            loop {
-                match reader.read(&mut buf) {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => {
-                        if tx.send(buf[..n].to_vec()).is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-        });
-        Running {
-            child,
-            master: pair.master,
-            writer,
-            output,
-            parser: vt100::Parser::new(ROWS, COLS, 0),
-            raw: Vec::new(),
-            termios_before,
-        }
-    }
-
-    /// Reads what arrives within `wait`.
-    fn pump(&mut self, wait: Duration) {
-        match self.output.recv_timeout(wait) {
-            Ok(bytes) => self.feed(&bytes),
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return,
-        }
-        while let Ok(bytes) = self.output.try_recv() {
-            self.feed(&bytes);
-        }
-    }
-
-    fn feed(&mut self, bytes: &[u8]) {
-        self.parser.process(bytes);
-        self.raw.extend_from_slice(bytes);
-    }
-
-    fn screen(&self) -> &vt100::Screen {
-        self.parser.screen()
-    }
-
-    /// Waits until `done` holds for the screen, at most [`LIMIT`].
-    fn wait_for(&mut self, what: &str, done: impl Fn(&vt100::Screen) -> bool) {
-        let start = Instant::now();
-        while !done(self.screen()) {
-            if start.elapsed() > LIMIT {
-                panic!(
-                    "timed out after {LIMIT:?} waiting for {what}; the screen:\n{}",
-                    self.screen().contents()
-                );
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                self.pump(Duration::from_millis(50));
-                panic!(
-                    "the program exited ({status:?}) while waiting for {what}; the screen:\n{}",
-                    self.screen().contents()
-                );
-            }
-            self.pump(Duration::from_millis(50));
-        }
-    }
-
-    /// Reads until the output pauses (a frame is complete), at most 2 s.
-    fn settle(&mut self) {
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(2) {
-            match self.output.recv_timeout(Duration::from_millis(300)) {
-                Ok(bytes) => self.feed(&bytes),
-                Err(_) => return,
-            }
-        }
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        self.writer.write_all(bytes).unwrap();
-        self.writer.flush().unwrap();
-    }
-
-    /// Waits for the exit (at most [`LIMIT`]) and reads the last output.
-    fn wait_exit(&mut self) -> portable_pty::ExitStatus {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                // The rest of the output, until EOF or a quiet moment.
-                let quiet = Instant::now();
-                while quiet.elapsed() < Duration::from_secs(2) {
-                    match self.output.recv_timeout(Duration::from_millis(200)) {
-                        Ok(b) => self.feed(&b),
-                        Err(RecvTimeoutError::Timeout) => break,
-                        Err(RecvTimeoutError::Disconnected) => break,
-                    }
-                }
-                return status;
-            }
-            assert!(
-                start.elapsed() < LIMIT,
-                "the program did not exit within {LIMIT:?}; the screen:\n{}",
-                self.screen().contents()
-            );
-            self.pump(Duration::from_millis(50));
-        }
-    }
-
-    fn pid(&self) -> i32 {
-        self.child.process_id().expect("a pid") as i32
-    }
-
-    /// The terminal is as before: cooked mode, main screen, no mouse
-    /// reporting, cursor visible.
-    fn assert_terminal_restored(&self) {
-        let s = self.screen();
-        assert!(!s.alternate_screen(), "still on the alternate screen");
-        assert_eq!(
-            s.mouse_protocol_mode(),
-            vt100::MouseProtocolMode::None,
-            "mouse reporting left on"
-        );
-        assert!(!s.hide_cursor(), "cursor left hidden");
-        let text = String::from_utf8_lossy(&self.raw);
-        assert!(text.contains("\x1b[?1049h"), "entered the alternate screen");
-        assert!(text.contains("\x1b[?1049l"), "left the alternate screen");
-        let after = termios(self.master.as_ref());
-        let before = &self.termios_before;
-        assert_eq!(
-            after.c_lflag, before.c_lflag,
-            "local modes (ICANON, ECHO, ISIG)"
-        );
-        assert_eq!(after.c_iflag, before.c_iflag, "input modes");
-        assert_eq!(after.c_oflag, before.c_oflag, "output modes");
-        assert_ne!(after.c_lflag & libc::ICANON, 0, "canonical mode back");
-        assert_ne!(after.c_lflag & libc::ECHO, 0, "echo back");
-    }
-
-    fn assert_raw_mode_now(&self) {
-        let now = termios(self.master.as_ref());
-        assert_eq!(now.c_lflag & (libc::ICANON | libc::ECHO), 0, "raw mode");
-        assert!(self.screen().alternate_screen(), "on the alternate screen");
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// The screen row that contains all of `parts`.
-fn find_row(s: &vt100::Screen, parts: &[&str]) -> Option<(u16, String)> {
-    s.rows(0, COLS)
-        .enumerate()
-        .find(|(_, line)| parts.iter().all(|p| line.contains(p)))
-        .map(|(i, line)| (i as u16, line))
-}
-
-fn first_frame(s: &vt100::Screen) -> bool {
-    s.contents().contains("selfconn-tui │") && s.contents().contains("q quit")
-}
+use portable_pty::PtySize;
+use pty_harness::*;
 
 #[test]
 fn a_real_self_connection_shows_up_highlighted_and_q_restores_the_terminal() {
@@ -306,6 +87,9 @@ fn ctrl_c_quits_cleanly() {
     app.assert_terminal_restored();
 }
 
+// The panic hook answers the environment in debug builds only (a release
+// build cannot be made to panic that way), which is what `cargo test` builds.
+#[cfg(debug_assertions)]
 #[test]
 fn a_panic_restores_the_terminal_and_the_message_is_readable() {
     let mut app = Running::start(&[], &[("SELFCONN_TUI_TEST_PANIC", "1")]);
@@ -378,17 +162,24 @@ fn suggested(s: &vt100::Screen) -> bool {
         .is_some_and(|(_, l)| l.contains("port ") && !l.contains("port …"))
 }
 
+/// The row of the table that marks the socket on `addr` as the repro
+/// pane's, drawn in full in the repro style (black on bright red).
+fn marked_row(s: &vt100::Screen, addr: &str) -> Option<(u16, String)> {
+    let needle = format!("{addr} {addr}");
+    let (row, line) = find_row(s, &[&needle, "ESTABLISHED", "◆ repro"])?;
+    let col = line[..line.find("SELF-CONNECT")?].chars().count() as u16;
+    let cell = s.cell(row, col)?;
+    (cell.bgcolor() == vt100::Color::Idx(9) && cell.fgcolor() == vt100::Color::Idx(0))
+        .then_some((row, line))
+}
+
 /// Waits until the repro pane shows the proof and the table marks the
 /// socket on `addr`; returns the table's row.
 fn wait_for_the_proof(app: &mut Running, addr: &str) -> (u16, String) {
-    let needle = format!("{addr} {addr}");
     app.wait_for("the echo proven and the marked row", |s| {
-        s.contents().contains("✓ echo proven")
-            && find_row(s, &[&needle, "ESTABLISHED", "◆ repro"]).is_some()
+        s.contents().contains("✓ echo proven") && marked_row(s, addr).is_some()
     });
-    // The frame may still be arriving (the table grew by a row).
-    app.settle();
-    find_row(app.screen(), &[&needle, "◆ repro"]).unwrap()
+    marked_row(app.screen(), addr).unwrap()
 }
 
 #[test]
@@ -407,11 +198,10 @@ fn the_repro_pane_makes_a_client_connect_to_itself_and_q_restores_the_terminal()
     app.wait_for("the form set to bind", |s| s.contents().contains(&form));
     app.send(b"\r");
     let (row, line) = wait_for_the_proof(&mut app, &format!("127.0.0.1:{port}"));
-    assert!(
-        app.screen().contents().contains("CONNECTED TO ITSELF"),
-        "{}",
-        app.screen().contents()
-    );
+    // In the same frame, perhaps a few bytes later.
+    app.wait_for("the pane's headline", |s| {
+        s.contents().contains("CONNECTED TO ITSELF")
+    });
     // The row has the repro style: black on bright red.
     let col = line[..line.find("SELF-CONNECT").unwrap()].chars().count() as u16;
     let cell = app.screen().cell(row, col).unwrap();
@@ -461,10 +251,117 @@ fn as_root_a_fresh_loop_on_the_suggested_port_connects_to_itself_in_a_private_na
     );
     app.send(b"\r");
     wait_for_the_proof(&mut app, &format!("127.0.0.1:{port}"));
-    let text = app.screen().contents();
-    assert!(text.contains("local 127.0.0.1:"), "{text}");
+    app.wait_for("the proof's addresses", |s| {
+        s.contents().contains("local 127.0.0.1:")
+    });
     app.send(b"q");
     let status = app.wait_exit();
     assert!(status.success(), "exit status {status:?}");
     app.assert_terminal_restored();
+}
+
+/// Opens the filter, writes `burst` to the terminal (from a thread: the
+/// tty's input queue holds 4 KiB, the writer waits while the program reads),
+/// then Esc; the filter must close within a second of the Esc.
+fn burst_then_esc(burst: Vec<u8>) {
+    let mut app = Running::start(&[], &[]);
+    app.wait_for("the first frame", first_frame);
+    app.send(b"/");
+    app.wait_for("the filter prompt", filter_open);
+    let mut writer = std::mem::replace(&mut app.writer, Box::new(std::io::sink()));
+    let written = std::thread::spawn(move || {
+        writer.write_all(&burst).unwrap();
+        writer.write_all(b"\x1b").unwrap();
+        writer.flush().unwrap();
+        writer
+    });
+    // The whole burst reaches the tty; then Esc has at most a second.
+    let deadline = Instant::now() + LIMIT;
+    while !written.is_finished() {
+        assert!(Instant::now() < deadline, "the burst was not read");
+        app.pump(Duration::from_millis(20));
+    }
+    app.writer = written.join().unwrap();
+    let sent = Instant::now();
+    app.wait_within("Esc to close the filter", Duration::from_secs(1), |s| {
+        !filter_open(s)
+    });
+    let took = sent.elapsed();
+    // And the next key works.
+    app.send(b"?");
+    app.wait_for("the help overlay", |s| s.contents().contains(" Keys "));
+    app.send(b"q");
+    let status = app.wait_exit();
+    assert!(status.success(), "{status:?} (Esc took {took:?})");
+    app.assert_terminal_restored();
+}
+
+#[test]
+fn a_pasted_burst_then_esc_closes_the_filter_at_once() {
+    // As a terminal pastes with bracketed paste on: one event.
+    let mut paste = b"\x1b[200~".to_vec();
+    paste.extend(std::iter::repeat_n(b'x', 5000));
+    paste.extend_from_slice(b"\x1b[201~");
+    burst_then_esc(paste);
+}
+
+#[test]
+fn a_typed_burst_then_esc_closes_the_filter_at_once() {
+    // As a terminal without bracketed paste (or a program) sends it: keys.
+    burst_then_esc("ab😀".repeat(1000).into_bytes());
+}
+
+#[test]
+fn a_bracketed_paste_goes_into_the_filter_as_one_line() {
+    let mut app = Running::start(&[], &[]);
+    app.wait_for("the first frame", first_frame);
+    app.assert_raw_mode_now();
+    app.send(b"/");
+    app.wait_for("the filter prompt", filter_open);
+    // The newline is pasted text, not Enter; the escape sequence is text.
+    app.send(b"\x1b[200~127.0\n0.1\x1b[2J\x1b[201~");
+    app.wait_for("the pasted text in the filter", |s| {
+        s.contents().contains(" filter: 127.0 0.1 [2J▏")
+    });
+    app.send(b"\x1b");
+    app.wait_for("the filter closed", |s| !filter_open(s));
+    app.send(b"q");
+    assert!(app.wait_exit().success());
+    app.assert_terminal_restored();
+}
+
+/// Starts the dashboard and waits for its whole first frame.
+fn started() -> Running {
+    let mut app = Running::start(&[], &[]);
+    app.wait_for("the whole first frame", whole);
+    app
+}
+
+#[test]
+fn ctrl_z_hands_the_terminal_back_and_stops_then_sigcont_resumes_whole() {
+    let mut app = started();
+    app.send(&[0x1a]);
+    app.wait_stopped();
+    app.assert_terminal_restored();
+    app.assert_resumes_whole();
+}
+
+#[test]
+fn sigtstp_hands_the_terminal_back_and_stops_then_sigcont_resumes_whole() {
+    let mut app = started();
+    app.signal(nix::sys::signal::Signal::SIGTSTP);
+    app.wait_stopped();
+    app.assert_terminal_restored();
+    app.assert_resumes_whole();
+}
+
+#[test]
+fn after_sigstop_and_a_shell_resetting_the_terminal_sigcont_takes_it_back() {
+    let mut app = started();
+    // SIGSTOP cannot be caught: nothing is handed back; the shell then
+    // puts the terminal in its own modes, as bash does for a stopped job.
+    app.signal(nix::sys::signal::Signal::SIGSTOP);
+    app.wait_stopped();
+    app.reset_terminal_modes();
+    app.assert_resumes_whole();
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use crate::core::sanitize::terminal_safe;
 use crate::report::{scan_json, scan_table};
 use crate::sys::scanner::{OwnerScope, ScanOptions, Scanner};
 
@@ -52,10 +53,10 @@ pub fn run(args: ScanArgs) -> ExitCode {
     } else {
         let colour = crate::colour::colour_wanted(std::io::stdout().is_terminal());
         for e in &snapshot.errors {
-            eprintln!("selfconn-tui: warning: {e}");
+            eprintln!("selfconn-tui: warning: {}", terminal_safe(&e.to_string()));
         }
         if let Some(note) = &snapshot.visibility_note {
-            eprintln!("selfconn-tui: note: {note}");
+            eprintln!("selfconn-tui: note: {}", terminal_safe(note));
         }
         write!(
             stdout,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use crossterm::style::Stylize;
 
 use crate::core::ports::PortPolicy;
+use crate::core::sanitize::terminal_safe;
 use crate::repro::explain::explain_end;
 use crate::repro::{Config, End, Outcome, Snapshot};
 
@@ -153,9 +154,10 @@ pub fn details(config: &Config, outcome: &Outcome, policy: &PortPolicy) -> Vec<S
 }
 
 /// The whole result: the headline (in colour when asked), then the details
-/// indented.
+/// indented. Made terminal-safe: they quote what a peer sent back and
+/// system error messages.
 pub fn render(config: &Config, outcome: &Outcome, policy: &PortPolicy, colour: bool) -> String {
-    let head = headline(config, outcome);
+    let head = terminal_safe(&headline(config, outcome)).into_owned();
     let mut out = if !colour {
         head
     } else {
@@ -170,7 +172,7 @@ pub fn render(config: &Config, outcome: &Outcome, policy: &PortPolicy, colour: b
     };
     out.push('\n');
     for line in details(config, outcome, policy) {
-        let _ = writeln!(out, "  {line}");
+        let _ = writeln!(out, "  {}", terminal_safe(&line));
     }
     out
 }

@@ -1,17 +1,61 @@
 //! `scan`'s human output: a summary line and an aligned table.
+//!
+//! Names that come from other processes or the kernel (program names,
+//! users, namespace names) pass through [`terminal_safe_cut`]: escaped,
+//! and cut to [`NAME_WIDTH`] columns so one long name cannot widen every
+//! row. Columns are aligned by display width.
 
 use std::fmt::Write as _;
 
 use crossterm::style::Stylize;
+use unicode_width::UnicodeWidthStr;
 
 use super::scan_json::sorted_findings;
 use crate::core::ports::Risk;
+use crate::core::sanitize::terminal_safe_cut;
 use crate::core::snapshot::{Namespace, Owner, Snapshot, Socket};
 use crate::core::socket::FindingKind;
 
 const HEADERS: [&str; 9] = [
     "FINDING", "RISK", "FAMILY", "LOCAL", "REMOTE", "STATE", "PID", "PROCESS", "USER",
 ];
+
+/// The most columns a name takes in the table and the summary; `--json`
+/// has it whole.
+pub const NAME_WIDTH: usize = 40;
+
+/// A name from another process or the kernel, safe and bounded.
+fn name(s: &str) -> String {
+    terminal_safe_cut(s, NAME_WIDTH).into_owned()
+}
+
+/// `cells` joined by two spaces, each but the last padded to its width in
+/// columns (`{:<w$}` pads by characters, which misaligns wide ones).
+fn aligned(cells: &[String], widths: &[usize]) -> String {
+    let mut l = String::new();
+    for (i, (c, &w)) in cells.iter().zip(widths).enumerate() {
+        l.push_str(c);
+        if i + 1 < cells.len() {
+            let pad = w.saturating_sub(UnicodeWidthStr::width(c.as_str())) + 2;
+            l.extend(std::iter::repeat_n(' ', pad));
+        }
+    }
+    l
+}
+
+/// The widest cell of each column, in columns.
+fn column_widths<'a>(
+    start: Vec<usize>,
+    rows: impl IntoIterator<Item = &'a [String]>,
+) -> Vec<usize> {
+    let mut widths = start;
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(UnicodeWidthStr::width(c.as_str()));
+        }
+    }
+    widths
+}
 
 /// `1 socket`, `2 sockets`.
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -46,7 +90,7 @@ pub fn summary(snapshot: &Snapshot) -> String {
             if one.is_own {
                 String::new()
             } else {
-                format!("netns {} · ", one.name)
+                format!("netns {} · ", name(&one.name))
             },
             one.policy.range,
             one.policy.reserved,
@@ -70,12 +114,12 @@ pub fn namespace_lines(snapshot: &Snapshot) -> Vec<String> {
         .scanned_namespaces()
         .map(|(i, ns)| {
             let sockets = snapshot.sockets.iter().filter(|s| s.netns == i).count();
-            let mut name = ns.name.clone();
+            let mut label = name(&ns.name);
             if ns.is_own && !ns.is_host {
-                name.push_str(" (own)");
+                label.push_str(" (own)");
             }
             [
-                name,
+                label,
                 ns.id.to_string(),
                 format!("range {}", ns.policy.range),
                 format!("reserved {}", ns.policy.reserved),
@@ -83,24 +127,9 @@ pub fn namespace_lines(snapshot: &Snapshot) -> Vec<String> {
             ]
         })
         .collect();
-    let mut widths = [0usize; 5];
-    for r in &rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
+    let widths = column_widths(vec![0; 5], rows.iter().map(|r| &r[..]));
     rows.iter()
-        .map(|r| {
-            let mut l = String::from("  ");
-            for (i, (c, w)) in r.iter().zip(widths).enumerate() {
-                if i + 1 == r.len() {
-                    l.push_str(c);
-                } else {
-                    let _ = write!(l, "{c:<w$}  ");
-                }
-            }
-            l
-        })
+        .map(|r| format!("  {}", aligned(r, &widths)))
         .collect()
 }
 
@@ -116,12 +145,12 @@ fn cells(snapshot: &Snapshot, s: &Socket, with_netns: bool) -> Vec<String> {
         None => ("-", "-"),
     };
     let (pid, process) = match &s.owner {
-        Owner::Process(p) => (p.pid.to_string(), p.name.clone()),
+        Owner::Process(p) => (p.pid.to_string(), name(&p.name)),
         Owner::Unknown(why) => ("-".to_string(), why.short().to_string()),
     };
     let mut row = vec![finding.to_string(), risk.to_string()];
     if with_netns {
-        row.push(snapshot.namespace_of(s).name.clone());
+        row.push(name(&snapshot.namespace_of(s).name));
     }
     row.extend([
         s.entry.family.as_str().to_string(),
@@ -130,7 +159,7 @@ fn cells(snapshot: &Snapshot, s: &Socket, with_netns: bool) -> Vec<String> {
         s.entry.state.as_str().to_string(),
         pid,
         process,
-        s.user.to_string(),
+        name(&s.user),
     ]);
     row
 }
@@ -163,23 +192,11 @@ pub fn render(snapshot: &Snapshot, all: bool, colour: bool) -> String {
         .iter()
         .map(|s| cells(snapshot, s, with_netns))
         .collect();
-    let mut widths: Vec<usize> = headers.iter().map(String::len).collect();
-    for r in &table {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let line = |cols: &[String]| {
-        let mut l = String::new();
-        for (i, (c, &w)) in cols.iter().zip(&widths).enumerate() {
-            if i + 1 == cols.len() {
-                l.push_str(c);
-            } else {
-                let _ = write!(l, "{c:<w$}  ");
-            }
-        }
-        l
-    };
+    let widths = column_widths(
+        headers.iter().map(String::len).collect(),
+        table.iter().map(|r| &r[..]),
+    );
+    let line = |cols: &[String]| aligned(cols, &widths);
     let header = line(&headers);
     let _ = writeln!(
         out,
@@ -306,5 +323,64 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("NETNS"));
+    }
+
+    #[test]
+    fn hostile_names_are_escaped_and_cut() {
+        use crate::core::snapshot::ProcessInfo;
+        let hostile = [
+            "\x1b]0;owned\x07\x1b[2J",
+            "ok\nself-connect  high  v4  0.0.0.0:1",
+            "c1\u{9b}31m\u{7f}",
+            "evil\u{202e}gnp.exe\u{2066}",
+            &"y".repeat(3000),
+            "ソケット😀",
+        ];
+        for bad in hostile {
+            let mut s = snapshot();
+            s.namespaces[1].name = bad.to_string();
+            s.sockets[0].owner = Owner::Process(
+                ProcessInfo {
+                    pid: 7,
+                    name: bad.to_string(),
+                    cmdline: bad.to_string(),
+                    user: bad.into(),
+                }
+                .into(),
+            );
+            s.sockets[0].user = bad.into();
+            for text in [render(&s, true, false), {
+                // One namespace (the hostile one): its name is in the summary.
+                s.namespaces[0].filtered_out = true;
+                s.sockets.retain(|x| x.netns == 1);
+                render(&s, true, false)
+            }] {
+                assert!(
+                    !text.chars().any(|c| c.is_control() && c != '\n'),
+                    "{text:?}"
+                );
+                assert!(!text.contains(['\u{202e}', '\u{2066}']), "{text:?}");
+                // No forged rows: a summary, maybe namespace lines, the
+                // header and one row per socket.
+                assert!(text.lines().count() <= 6, "{text}");
+                for l in text.lines() {
+                    assert!(UnicodeWidthStr::width(l) < 260, "{} wide: {l}", l.len());
+                }
+            }
+        }
+        // What was escaped is visible, not dropped.
+        let mut s = snapshot();
+        s.namespaces[1].name = "a\x1b[2Jb".into();
+        assert!(render(&s, false, false).contains("a\\x1b[2Jb"));
+    }
+
+    #[test]
+    fn wide_names_stay_aligned() {
+        let mut s = snapshot();
+        s.namespaces[1].name = "ソケット".into();
+        let text = render(&s, false, false);
+        let lines: Vec<&str> = text.lines().collect();
+        let col = |l: &str| UnicodeWidthStr::width(&l[..l.find("range").unwrap()]);
+        assert_eq!(col(lines[1]), col(lines[2]), "{text}");
     }
 }

@@ -21,7 +21,11 @@ use super::panes::help::HelpOverlay;
 use super::panes::repro::ReproPane;
 use super::panes::sockets::SocketsPane;
 use super::panes::{footer, header, too_small};
+use super::text::append_typed;
 use super::theme::Theme;
+
+/// The longest filter, in characters (a paste may be megabytes).
+const FILTER_MAX_CHARS: usize = 200;
 
 pub struct Dashboard {
     pub app: App,
@@ -126,8 +130,10 @@ impl Dashboard {
                 self.app.on_repro(*update);
                 true
             }
+            Event::Paste(text) => self.on_paste(&text),
             Event::Other => true,
-            Event::Signal(_) | Event::InputGone(_) => false,
+            // The event loop's business: the terminal and the process.
+            Event::Signal(_) | Event::InputGone(_) | Event::Suspend | Event::Continued => false,
         }
     }
 
@@ -220,9 +226,24 @@ impl Dashboard {
                 let keep = text.trim_end().rfind(' ').map_or(0, |i| i + 1);
                 text.truncate(keep);
             }
-            KeyCode::Char(c) if !ctrl => text.push(c),
+            KeyCode::Char(c) if !ctrl => {
+                append_typed(&mut text, c.encode_utf8(&mut [0; 4]), FILTER_MAX_CHARS);
+            }
             _ => {}
         }
+        self.app.set_filter(&text);
+        self.app.filter_input = Some(text);
+        self.relayout();
+        true
+    }
+
+    /// A paste goes into the filter being typed, as one line and bounded;
+    /// anywhere else it is ignored (pasted text is never taken as keys).
+    fn on_paste(&mut self, pasted: &str) -> bool {
+        let Some(mut text) = self.app.filter_input.take() else {
+            return false;
+        };
+        append_typed(&mut text, pasted, FILTER_MAX_CHARS);
         self.app.set_filter(&text);
         self.app.filter_input = Some(text);
         self.relayout();

@@ -1,6 +1,14 @@
 //! Everything the main loop reacts to arrives as one [`Event`] over one
-//! channel: keys and mouse from the input thread, snapshots from the scan
-//! worker, signals from the signal thread.
+//! channel: keys, pastes and mouse from the input thread, snapshots from
+//! the scan worker, signals from the signal thread.
+//!
+//! The input thread reads through crossterm built with `use-dev-tty`:
+//! its default reader registers the tty with epoll edge-triggered and
+//! returns after the first event of a read, so the rest of a burst
+//! (a paste of 2 KB or more without bracketed paste) stays queued on the
+//! tty until the next key arrives, and an Esc typed after it is not seen
+//! (crossterm issue #813, pull request #1057). The `use-dev-tty` reader
+//! polls level-triggered, so whatever is queued is read.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,15 +24,22 @@ use super::repro::ReproUpdate;
 #[derive(Debug)]
 pub enum Event {
     Key(KeyEvent),
+    /// Text pasted into the terminal (bracketed paste), as one event.
+    Paste(String),
     Mouse(MouseEvent),
     Resize(u16, u16),
-    /// The terminal regained focus or pasted text: nothing to do but draw.
+    /// The terminal gained or lost focus: nothing to do but draw.
     Other,
     Scan(Box<ScanResult>),
     /// An answer of the repro runner (sampled counters, a start, an end).
     Repro(Box<ReproUpdate>),
     /// SIGTERM, SIGHUP, SIGINT or SIGQUIT: leave cleanly.
     Signal(i32),
+    /// SIGTSTP: hand the terminal back and stop, as Ctrl-Z does.
+    Suspend,
+    /// SIGCONT: the process was stopped (by us or anyone) and continues;
+    /// the terminal must be taken back and redrawn.
+    Continued,
     /// The terminal cannot be read any more.
     InputGone(String),
 }
@@ -46,6 +61,7 @@ pub fn spawn_input(tx: Sender<Event>, stop: Arc<AtomicBool>) -> std::io::Result<
                 }
                 let ev = match ct::read() {
                     Ok(ct::Event::Key(k)) => Event::Key(k),
+                    Ok(ct::Event::Paste(text)) => Event::Paste(text),
                     Ok(ct::Event::Mouse(m)) => Event::Mouse(m),
                     Ok(ct::Event::Resize(w, h)) => Event::Resize(w, h),
                     Ok(_) => Event::Other,
@@ -62,28 +78,35 @@ pub fn spawn_input(tx: Sender<Event>, stop: Arc<AtomicBool>) -> std::io::Result<
 }
 
 /// Forwards termination signals to the loop, which restores the terminal
-/// and exits. A second signal of the same kind exits at once (for a loop
-/// that no longer answers).
+/// and exits; a second signal of the same kind exits at once (for a loop
+/// that no longer answers). Also forwards SIGTSTP and SIGCONT, for
+/// suspending like other full-screen programs.
 pub struct SignalThread {
     handle: signal_hook::iterator::Handle,
 }
 
 impl SignalThread {
     pub fn spawn(tx: Sender<Event>) -> std::io::Result<SignalThread> {
-        use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
-        let sigs = [SIGTERM, SIGHUP, SIGINT, SIGQUIT];
+        use signal_hook::consts::{SIGCONT, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTSTP};
+        let ends = [SIGTERM, SIGHUP, SIGINT, SIGQUIT];
         let seen = Arc::new(AtomicBool::new(false));
-        for s in sigs {
+        for s in ends {
             signal_hook::flag::register_conditional_shutdown(s, 128 + s, Arc::clone(&seen))?;
             signal_hook::flag::register(s, Arc::clone(&seen))?;
         }
-        let mut signals = signal_hook::iterator::Signals::new(sigs)?;
+        let mut signals =
+            signal_hook::iterator::Signals::new(ends.into_iter().chain([SIGTSTP, SIGCONT]))?;
         let handle = signals.handle();
         std::thread::Builder::new()
             .name("selfconn-signals".into())
             .spawn(move || {
                 for sig in signals.forever() {
-                    if tx.send(Event::Signal(sig)).is_err() {
+                    let ev = match sig {
+                        SIGTSTP => Event::Suspend,
+                        SIGCONT => Event::Continued,
+                        _ => Event::Signal(sig),
+                    };
+                    if tx.send(ev).is_err() {
                         return;
                     }
                 }

@@ -3,7 +3,10 @@
 //! Threads: the scan worker ([`worker`]) and the terminal reader and the
 //! signal forwarder ([`event`]) send one [`event::Event`] enum over one
 //! channel; the main loop here handles them in batches and draws only when
-//! something changed, or once a second for the clock. While a repro loop
+//! something changed, or once a second for the clock. Ctrl-Z and SIGTSTP
+//! suspend it like other full-screen programs: the terminal is handed
+//! back, the process stops, and on SIGCONT the terminal is taken back and
+//! everything redrawn. While a repro loop
 //! runs ([`repro_runner`], one thread per loop), the main loop also wakes
 //! about ten times a second, samples its counters (atomics, no lock) and
 //! draws. The state and the drawing ([`dashboard::Dashboard`],
@@ -43,6 +46,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use chrono::{Local, Timelike};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::sys::scanner::ScanOptions;
 use app::Request;
@@ -115,8 +119,11 @@ pub fn run(config: Config) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // A test hook: proves that a panic restores the terminal.
-    let panic_test = std::env::var_os("SELFCONN_TUI_TEST_PANIC").is_some();
+    // A test hook: proves that a panic restores the terminal. Debug builds
+    // only (`cargo test`): a release build cannot be made to panic from
+    // the environment.
+    let panic_test =
+        cfg!(debug_assertions) && std::env::var_os("SELFCONN_TUI_TEST_PANIC").is_some();
 
     let mut runner = ReproRunner::new();
     let exit = event_loop(
@@ -214,10 +221,9 @@ fn event_loop(
         };
         // Everything already queued is handled before the next frame.
         for ev in std::iter::once(first).chain(rx.try_iter()) {
-            match ev {
-                Event::Signal(sig) => return Exit::Signal(sig),
-                Event::InputGone(e) => return Exit::Failed(format!("the terminal is gone: {e}")),
-                other => redraw |= dash.handle(other),
+            match on_event(dash, ev) {
+                Ok(changed) => redraw |= changed,
+                Err(exit) => return exit,
             }
             if dash.app.quit {
                 return Exit::Quit;
@@ -229,6 +235,47 @@ fn event_loop(
             }
         }
     }
+}
+
+/// Handles one event: the process's and the terminal's business here, the
+/// rest by the dashboard. Returns whether to redraw, or why to stop.
+fn on_event(dash: &mut Dashboard, ev: Event) -> Result<bool, Exit> {
+    match ev {
+        Event::Signal(sig) => Err(Exit::Signal(sig)),
+        Event::InputGone(e) => Err(Exit::Failed(format!("the terminal is gone: {e}"))),
+        Event::Suspend | Event::Continued => suspend_or_resume(dash, ev),
+        Event::Key(k) if is_suspend_key(&k) => suspend_or_resume(dash, Event::Suspend),
+        other => Ok(dash.handle(other)),
+    }
+}
+
+/// Ctrl-Z, as raw mode delivers it (a key, not SIGTSTP).
+fn is_suspend_key(k: &KeyEvent) -> bool {
+    k.kind != KeyEventKind::Release
+        && k.modifiers.contains(KeyModifiers::CONTROL)
+        && matches!(k.code, KeyCode::Char('z') | KeyCode::Char('Z'))
+}
+
+/// On [`Event::Suspend`] (Ctrl-Z, SIGTSTP): hands the terminal back and
+/// stops the process, as SIGTSTP's default action would (replaced here by
+/// a handler, so that the terminal is restored first), then, once
+/// continued, takes it back. SIGSTOP, because the kernel discards SIGTSTP
+/// for an orphaned process group. On [`Event::Continued`] (SIGCONT, also
+/// after a `kill -STOP` that left no time to hand anything back): takes
+/// the terminal back. Either way everything is redrawn.
+fn suspend_or_resume(dash: &mut Dashboard, ev: Event) -> Result<bool, Exit> {
+    let stopped = if matches!(ev, Event::Suspend) {
+        // Stops even when the terminal was not ours to hand back.
+        terminal::suspend();
+        signal_hook::low_level::raise(signal_hook::consts::SIGSTOP)
+    } else {
+        Ok(())
+    };
+    stopped
+        .and_then(|_| terminal::resume())
+        .map_err(|e| Exit::Failed(format!("cannot take the terminal back: {e}")))?;
+    dash.app.full_redraw = true;
+    Ok(true)
 }
 
 /// Hands the dashboard's requests to the scan worker (when there is one)

@@ -2,6 +2,8 @@
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
+use crate::core::sanitize::is_bidi_control;
+
 pub fn width(s: &str) -> usize {
     UnicodeWidthStr::width(s)
 }
@@ -50,6 +52,28 @@ pub fn truncate_start(s: &str, max: usize) -> String {
     let mut out = String::from("…");
     out.extend(tail.into_iter().rev());
     out
+}
+
+/// Appends typed or pasted `input` to a one-line field: control
+/// characters (a pasted newline or tab) become spaces, bidi controls
+/// are dropped, and the field stops at
+/// `max_chars` characters. Returns whether anything was added.
+pub fn append_typed(field: &mut String, input: &str, max_chars: usize) -> bool {
+    let mut room = max_chars.saturating_sub(field.chars().count());
+    let before = field.len();
+    for c in input.chars() {
+        if room == 0 {
+            break;
+        }
+        let c = match c {
+            c if c.is_control() => ' ',
+            c if is_bidi_control(c) => continue,
+            c => c,
+        };
+        field.push(c);
+        room -= 1;
+    }
+    field.len() != before
 }
 
 /// Wraps `text` at spaces to lines of at most `max` columns; the first line
@@ -108,6 +132,18 @@ mod tests {
         assert_eq!(truncate_start("[fe80::1:2:3:4]:44600", 10), "…:4]:44600");
         assert_eq!(truncate_start("1.2.3.4:5", 9), "1.2.3.4:5");
         assert_eq!(truncate_end("x", 0), "");
+    }
+
+    #[test]
+    fn typed_and_pasted_text_is_one_clean_bounded_line() {
+        let mut f = String::from("ab");
+        assert!(append_typed(&mut f, "c\nd\te\x1b[2J\u{9b}\u{202e}f", 100));
+        assert_eq!(f, "abc d e [2J f");
+        let mut f = String::new();
+        assert!(append_typed(&mut f, &"ソ".repeat(5000), 200));
+        assert_eq!(f.chars().count(), 200);
+        assert!(!append_typed(&mut f, "more", 200), "full");
+        assert_eq!(f.chars().count(), 200);
     }
 
     #[test]

@@ -369,7 +369,7 @@ mod tests {
             "{m:?}"
         );
         assert!(m.contains("[web\\u{202e}x]"), "{m}");
-        assert!(m.contains("pid 6 evil\\x1b]0;pwned\\x07\\x0a"), "{m}");
+        assert!(m.contains("pid 6 evil\\x1b]0;pwned\\x07\\n"), "{m}");
     }
 
     #[test]

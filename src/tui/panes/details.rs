@@ -12,6 +12,7 @@ use ratatui::widgets::Paragraph;
 
 use super::pane_block;
 use crate::core::advice::advise;
+use crate::core::sanitize::terminal_safe;
 use crate::tui::app::{App, Effect};
 use crate::tui::keymap::{Action, key_label};
 use crate::tui::pane::{Pane, PaneId};
@@ -36,7 +37,8 @@ fn push_wrapped(
     rest: &str,
     style: Style,
 ) {
-    for l in wrap(text, w, first, rest) {
+    // Advice and facts quote process, user and namespace names.
+    for l in wrap(&terminal_safe(text), w, first, rest) {
         out.push(Line::styled(l, style));
     }
 }
@@ -93,7 +95,12 @@ pub fn content(app: &App, w: usize) -> Vec<Line<'static>> {
         head.push(Span::raw(" "));
     }
     let head_w = crate::tui::text::width(label) + if label.is_empty() { 0 } else { 3 };
-    let what = wrap(&advice.what, w.saturating_sub(head_w), "", "");
+    let what = wrap(
+        &terminal_safe(&advice.what),
+        w.saturating_sub(head_w),
+        "",
+        "",
+    );
     head.push(Span::styled(what[0].clone(), t.value));
     out.push(Line::from(head));
     for l in &what[1..] {

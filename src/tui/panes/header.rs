@@ -9,6 +9,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use crate::core::sanitize::{terminal_safe, terminal_safe_string};
 use crate::tui::app::App;
 use crate::tui::interval::format_interval;
 use crate::tui::text::truncate_end;
@@ -64,7 +65,10 @@ pub fn notes(app: &App) -> Vec<(Style, String)> {
         }
     }
     v.truncate(MAX_NOTES);
-    v
+    // Errors and notes quote paths, file contents and names.
+    v.into_iter()
+        .map(|(style, text)| (style, terminal_safe_string(text)))
+        .collect()
 }
 
 pub fn height(app: &App, _width: u16) -> u16 {
@@ -93,9 +97,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 (1, true) => title.push_str(" │ 1 netns"),
                 (1, false) => title.push_str(" │ 1 namespace"),
                 (n, true) => title.push_str(&format!(" │ {n} netns")),
-                (n, false) => {
-                    title.push_str(&format!(" │ {n} namespaces (policy of {})", own.name))
-                }
+                (n, false) => title.push_str(&format!(
+                    " │ {n} namespaces (policy of {})",
+                    terminal_safe(&own.name)
+                )),
             }
         }
         None => title = " selfconn-tui │ TCP self-connect watch".to_string(),

@@ -12,6 +12,7 @@ use ratatui::widgets::{
 };
 
 use super::pane_block;
+use crate::core::sanitize::{terminal_safe, terminal_safe_string};
 use crate::core::snapshot::{Snapshot, Socket};
 use crate::tui::app::{App, Effect, Motion};
 use crate::tui::keymap::{Action, key_label};
@@ -109,7 +110,7 @@ impl SocketsPane {
                 " {} of {} match “{}”",
                 v.rows.len(),
                 v.candidates,
-                app.filter.text()
+                terminal_safe(app.filter.text())
             )));
         } else {
             spans.push(Span::raw(format!(" {}", v.rows.len())));
@@ -164,7 +165,7 @@ impl Pane for SocketsPane {
             let lines = match &app.failure {
                 Some((_, msg)) => vec![
                     Line::from(Span::styled("The scan failed:", t.error)),
-                    Line::from(msg.clone()),
+                    Line::from(terminal_safe(msg).into_owned()),
                     Line::from(Span::styled("The dashboard keeps trying.", t.dim)),
                 ],
                 None => vec![Line::from(Span::styled("Scanning…", t.dim))],
@@ -176,7 +177,10 @@ impl Pane for SocketsPane {
         if view.rows.is_empty() {
             let lines = if app.filter.is_active() {
                 vec![
-                    Line::from(format!("Nothing matches “{}”.", app.filter.text())),
+                    Line::from(format!(
+                        "Nothing matches “{}”.",
+                        terminal_safe(app.filter.text())
+                    )),
                     Line::from(Span::styled(
                         format!(
                             "{} clears the filter{}.",
@@ -235,7 +239,9 @@ impl Pane for SocketsPane {
                     if mark && c == Column::Process {
                         REPRO_TAG.to_string()
                     } else {
-                        cell_text(snap, s, c)
+                        // Process, user and namespace names come from
+                        // other processes.
+                        terminal_safe_string(cell_text(snap, s, c))
                     }
                 })
             })
