@@ -3,5 +3,6 @@
 
 pub mod advice;
 pub mod ports;
+pub mod quote;
 pub mod snapshot;
 pub mod socket;
