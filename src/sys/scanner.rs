@@ -19,12 +19,13 @@ use std::time::Instant;
 
 use chrono::Local;
 
-use super::namespaces::{self, Naming};
+use super::namespaces::{self, Candidate, Naming};
 use super::netns::{RUN_NETNS, ns_link_inode};
 use super::owners::{OwnerMap, UserNames, Wanted, find_owners};
 use super::procnet::read_policy;
 use super::select::select;
 use super::source::Source;
+use crate::core::ports::PortPolicy;
 use crate::core::snapshot::{Namespace, Owner, ScanError, Snapshot, Socket, UnknownOwner};
 use crate::core::socket::classify;
 
@@ -142,18 +143,7 @@ impl Scanner {
         let own = self.source.own();
         let mut cands = namespaces::find(&self.source, &own, &mut self.naming, &mut errors);
         if let Some(wanted) = &self.options.netns {
-            let root = self.source.root();
-            let hidden = if self.source.sees_other_namespaces() {
-                ""
-            } else {
-                " (not root: only this tool's own namespace is visible)"
-            };
-            select(
-                &mut cands,
-                wanted,
-                |pid| ns_link_inode(&root.join(pid.to_string()).join("ns/net")).ok(),
-                hidden,
-            )?;
+            self.narrow(&mut cands, wanted)?;
         }
         let own_policy = read_policy(&own.files, &mut errors);
         self.source.prepare(&cands);
@@ -186,16 +176,7 @@ impl Scanner {
                 }
                 errors.push(e);
             }
-            namespaces.push(Namespace {
-                id: c.id,
-                name: c.name.clone(),
-                is_own: c.is_own,
-                policy,
-                is_host: c.is_host,
-                pid: c.pids.first().copied(),
-                ip_netns: c.ip_netns.clone(),
-                filtered_out: !c.scanned,
-            });
+            namespaces.push(namespace(c, policy));
         }
         if !read_any {
             return Err(ScanFailure::NoTables(errors));
@@ -203,7 +184,6 @@ impl Scanner {
         let seen: HashSet<u64> = cands.iter().map(|c| c.id).collect();
         self.naming.forget_except(&seen);
         self.source.forget_except(&seen);
-
         Ok(Snapshot {
             taken_at,
             scan_micros: 0,
@@ -212,6 +192,22 @@ impl Scanner {
             errors,
             visibility_note: self.visibility_note(),
         })
+    }
+
+    /// Keeps the namespace `--netns` names (see [`select`]).
+    fn narrow(&self, cands: &mut Vec<Candidate>, wanted: &str) -> Result<(), ScanFailure> {
+        let root = self.source.root();
+        let hidden = if self.source.sees_other_namespaces() {
+            ""
+        } else {
+            " (not root: only this tool's own namespace is visible)"
+        };
+        select(
+            cands,
+            wanted,
+            |pid| ns_link_inode(&root.join(pid.to_string()).join("ns/net")).ok(),
+            hidden,
+        )
     }
 
     fn visibility_note(&self) -> Option<String> {
@@ -253,6 +249,20 @@ impl Scanner {
                 None => Owner::Unknown(owners.why_unknown(s.entry.inode, s.entry.uid, self.my_uid)),
             };
         }
+    }
+}
+
+/// A scanned candidate as the snapshot shows it.
+fn namespace(c: &Candidate, policy: PortPolicy) -> Namespace {
+    Namespace {
+        id: c.id,
+        name: c.name.clone(),
+        is_own: c.is_own,
+        policy,
+        is_host: c.is_host,
+        pid: c.pids.first().copied(),
+        ip_netns: c.ip_netns.clone(),
+        filtered_out: !c.scanned,
     }
 }
 

@@ -12,12 +12,13 @@
 //! row; and a table that holds rows of which none can be read is an error,
 //! not an empty table.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::path::Path;
 
 use procfs::FromBufReadSI;
 use procfs::net::TcpNetEntries;
 
+use super::lines::{BoundedLines, Line};
 use crate::core::quote::{excerpt, grouped};
 use crate::core::snapshot::ScanError;
 use crate::core::socket::{Family, SocketEntry, TcpState};
@@ -68,7 +69,11 @@ pub fn read_tcp_text(
     source: &str,
     errors: &mut Vec<ScanError>,
 ) -> Option<Vec<SocketEntry>> {
-    let mut lines = BoundedLines::new(BufReader::with_capacity(64 * 1024, input));
+    let mut lines = BoundedLines::new(
+        BufReader::with_capacity(64 * 1024, input),
+        MAX_LINE,
+        MAX_TABLE,
+    );
     let mut table = Table::new(family, source);
     let mut line_no = 0u64;
     loop {
@@ -358,79 +363,6 @@ pub fn io_message(e: &std::io::Error) -> String {
     }
 }
 
-/// What one call of [`BoundedLines::next_into`] found.
-#[derive(Debug, PartialEq, Eq)]
-enum Line {
-    /// A line of at most [`MAX_LINE`] bytes, appended (without its newline).
-    Text,
-    /// A longer line, of this many bytes: consumed, nothing appended.
-    TooLong(u64),
-    /// The end of the file.
-    End,
-    /// [`MAX_TABLE`] bytes were read: no more will be.
-    Limit,
-}
-
-/// Lines of at most [`MAX_LINE`] bytes out of at most [`MAX_TABLE`].
-struct BoundedLines<R> {
-    reader: R,
-    consumed: u64,
-    limit: u64,
-}
-
-impl<R: BufRead> BoundedLines<R> {
-    fn new(reader: R) -> Self {
-        BoundedLines {
-            reader,
-            consumed: 0,
-            limit: MAX_TABLE,
-        }
-    }
-
-    /// Appends the next line to `out` when it fits; a longer one is read
-    /// through to its end and only measured. Each pass of the loop consumes
-    /// at least one byte or returns, and the total is bounded by `limit`.
-    fn next_into(&mut self, out: &mut Vec<u8>) -> std::io::Result<Line> {
-        let start = out.len();
-        let mut len: u64 = 0;
-        loop {
-            if self.consumed >= self.limit {
-                out.truncate(start);
-                return Ok(Line::Limit);
-            }
-            let available = self.reader.fill_buf()?;
-            if available.is_empty() {
-                return Ok(match len {
-                    0 => Line::End,
-                    n if n > MAX_LINE as u64 => Line::TooLong(n),
-                    _ => Line::Text,
-                });
-            }
-            let room = (self.limit - self.consumed).min(available.len() as u64) as usize;
-            let available = &available[..room];
-            let newline = available.iter().position(|&b| b == b'\n');
-            let take = newline.unwrap_or(available.len());
-            let fits = len + take as u64 <= MAX_LINE as u64;
-            if fits {
-                out.extend_from_slice(&available[..take]);
-            } else if len <= MAX_LINE as u64 {
-                out.truncate(start);
-            }
-            len += take as u64;
-            let used = take + usize::from(newline.is_some());
-            self.reader.consume(used);
-            self.consumed += used as u64;
-            if newline.is_some() {
-                return Ok(if len > MAX_LINE as u64 {
-                    Line::TooLong(len)
-                } else {
-                    Line::Text
-                });
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -592,12 +524,7 @@ mod tests {
         let (_, errors) = read(text.as_bytes());
         assert!(errors[0].message.contains("1 fields"), "{errors:?}");
 
-        // An endless source stops at the bound.
-        let mut lines = BoundedLines::new(BufReader::new(std::io::repeat(b'z')));
-        lines.limit = 3 * MAX_LINE as u64;
-        let mut out = Vec::new();
-        assert_eq!(lines.next_into(&mut out).unwrap(), Line::Limit);
-        assert!(out.is_empty());
+        // Empty lines, however many, are no rows.
         let mut errors = vec![];
         let rows = read_tcp_text(
             std::io::repeat(b'\n').take(10_000),
