@@ -150,9 +150,12 @@ fn scan_prints_hostile_process_names_escaped_and_bounded_and_json_exact() {
             }
             // One row per holder: the newline forged none. (The host's
             // namespace is scanned too, with other tests' sockets.)
+            let ports: Vec<String> = (0..names.len())
+                .map(|i| format!("127.0.0.1:{}", 40000 + i))
+                .collect();
             let rows: Vec<&str> = text
                 .lines()
-                .filter(|l| l.contains("127.0.0.1:4000"))
+                .filter(|l| ports.iter().any(|p| l.contains(&format!("{p}  {p}"))))
                 .collect();
             assert_eq!(rows.len(), names.len(), "{args:?}:\n{text}");
             assert!(

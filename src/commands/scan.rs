@@ -53,7 +53,8 @@ pub fn run(args: ScanArgs) -> ExitCode {
     } else {
         let colour = crate::colour::colour_wanted(std::io::stdout().is_terminal());
         for e in &snapshot.errors {
-            eprintln!("selfconn-tui: warning: {}", terminal_safe(&e.to_string()));
+            let what = if e.is_error() { "error" } else { "warning" };
+            eprintln!("selfconn-tui: {what}: {}", terminal_safe(&e.to_string()));
         }
         if let Some(note) = &snapshot.visibility_note {
             eprintln!("selfconn-tui: note: {}", terminal_safe(note));
@@ -71,7 +72,10 @@ pub fn run(args: ScanArgs) -> ExitCode {
         eprintln!("selfconn-tui: cannot write the report: {e}");
         return ExitCode::from(2);
     }
-    if snapshot.findings().next().is_some() {
+    // A table of which no row could be read: "nothing found" is no answer.
+    if snapshot.is_inconclusive() {
+        ExitCode::from(2)
+    } else if snapshot.findings().next().is_some() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

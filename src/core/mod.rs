@@ -6,6 +6,7 @@ pub mod advice;
 pub mod changes;
 pub mod live;
 pub mod ports;
+pub mod quote;
 pub mod sanitize;
 pub mod snapshot;
 pub mod socket;

@@ -6,6 +6,11 @@ use std::fmt;
 
 use serde::Serialize;
 
+use super::quote::{excerpt, grouped};
+
+/// How much of a bad value a parse error quotes back.
+const ECHO_CHARS: usize = 40;
+
 /// `net.ipv4.ip_local_port_range`: the ports `connect()` and `bind(0)` may pick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct PortRange {
@@ -24,14 +29,16 @@ impl PortRange {
     pub fn parse(text: &str) -> Result<PortRange, String> {
         let mut parts = text.split_whitespace();
         let (Some(low), Some(high), None) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(format!("expected two ports, found {:?}", text.trim()));
+            return Err(format!(
+                "expected two ports, found {}",
+                excerpt(text.trim(), ECHO_CHARS)
+            ));
         };
-        let low: u16 = low
-            .parse()
-            .map_err(|_| format!("{low:?} is not a port number"))?;
-        let high: u16 = high
-            .parse()
-            .map_err(|_| format!("{high:?} is not a port number"))?;
+        let port = |s: &str| {
+            s.parse::<u16>()
+                .map_err(|_| format!("{} is not a port number", excerpt(s, ECHO_CHARS)))
+        };
+        let (low, high) = (port(low)?, port(high)?);
         if low == 0 || low > high {
             return Err(format!("{low} {high} is not a valid range"));
         }
@@ -104,9 +111,12 @@ impl ReservedPorts {
                 continue;
             }
             let port = |s: &str| {
-                s.trim()
-                    .parse::<u16>()
-                    .map_err(|_| format!("{s:?} in the reserved list is not a port number"))
+                s.trim().parse::<u16>().map_err(|_| {
+                    format!(
+                        "{} in the reserved list is not a port number",
+                        excerpt(s.trim(), ECHO_CHARS)
+                    )
+                })
             };
             let span = match item.split_once('-') {
                 Some((a, b)) => PortSpan {
@@ -119,7 +129,10 @@ impl ReservedPorts {
                 }
             };
             if span.low > span.high {
-                return Err(format!("{item:?} in the reserved list is an empty range"));
+                return Err(format!(
+                    "{} in the reserved list is an empty range",
+                    excerpt(item, ECHO_CHARS)
+                ));
             }
             spans.push(span);
         }
@@ -174,20 +187,45 @@ impl ReservedPorts {
         ReservedPorts::from_spans(spans)
     }
 
-    /// The value to write to the sysctl, e.g. `1-4,44600`.
+    /// The value to write to the sysctl, e.g. `1-4,44600`: always whole.
     pub fn to_sysctl_value(&self) -> String {
         let parts: Vec<String> = self.spans.iter().map(ToString::to_string).collect();
         parts.join(",")
     }
+
+    /// How many ports the list holds.
+    pub fn port_count(&self) -> u32 {
+        self.spans
+            .iter()
+            .map(|s| u32::from(s.high) - u32::from(s.low) + 1)
+            .sum()
+    }
 }
 
+/// How many spans a summary names before it counts the rest.
+const SUMMARY_SPANS: usize = 4;
+
+/// For people: the list as the sysctl shows it when short (`1-4,44600`);
+/// a long one (up to 32,768 spans) as its first spans, its last, and a
+/// count: `1,3,5,7,…,65535 (32,768 ports in 32,768 ranges)`.
 impl fmt::Display for ReservedPorts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.spans.is_empty() {
-            f.write_str("none")
-        } else {
-            f.write_str(&self.to_sysctl_value())
+            return f.write_str("none");
         }
+        if self.spans.len() <= SUMMARY_SPANS + 2 {
+            return f.write_str(&self.to_sysctl_value());
+        }
+        for s in &self.spans[..SUMMARY_SPANS] {
+            write!(f, "{s},")?;
+        }
+        write!(
+            f,
+            "…,{} ({} ports in {} ranges)",
+            self.spans[self.spans.len() - 1],
+            grouped(u64::from(self.port_count())),
+            grouped(self.spans.len() as u64)
+        )
     }
 }
 
@@ -283,6 +321,40 @@ mod tests {
         assert!(ReservedPorts::parse("5-3").is_err());
         assert!(ReservedPorts::parse("x").is_err());
         assert!(ReservedPorts::parse("70000").is_err());
+    }
+
+    #[test]
+    fn long_reserved_lists_are_summarised_for_people_and_whole_for_the_sysctl() {
+        let short = ReservedPorts::parse("1,3,5,7,9,11").unwrap();
+        assert_eq!(short.to_string(), "1,3,5,7,9,11");
+        let odd: Vec<String> = (0..32_768u32).map(|i| (2 * i + 1).to_string()).collect();
+        let all_odd = ReservedPorts::parse(&odd.join(",")).unwrap();
+        assert_eq!(
+            all_odd.to_string(),
+            "1,3,5,7,…,65535 (32,768 ports in 32,768 ranges)"
+        );
+        assert_eq!(
+            all_odd.to_sysctl_value(),
+            odd.join(","),
+            "the sysctl value stays whole"
+        );
+        let mixed = ReservedPorts::parse("1-4,10,20,30,40,50,60-69").unwrap();
+        assert_eq!(mixed.port_count(), 19);
+        assert_eq!(
+            mixed.to_string(),
+            "1-4,10,20,30,…,60-69 (19 ports in 7 ranges)"
+        );
+    }
+
+    #[test]
+    fn bad_values_are_quoted_briefly() {
+        let huge = "x".repeat(1 << 20);
+        let e = PortRange::parse(&huge).unwrap_err();
+        assert!(e.len() < 100 && e.contains("1,048,576 bytes"), "{e}");
+        let e = PortRange::parse(&format!("1 {huge}")).unwrap_err();
+        assert!(e.len() < 100 && e.ends_with("is not a port number"), "{e}");
+        let e = ReservedPorts::parse(&format!("1,{huge}")).unwrap_err();
+        assert!(e.len() < 120 && e.contains("reserved list"), "{e}");
     }
 
     #[test]

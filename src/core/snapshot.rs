@@ -92,8 +92,8 @@ pub struct Namespace {
     /// Its `ip netns` name (a bind mount in `/run/netns`), if it has one.
     pub ip_netns: Option<String>,
     /// Its sockets were left out of the snapshot because `scan --netns`
-    /// picked another namespace. Only ever the tool's own, which stays at
-    /// index 0 for its policy.
+    /// picked another namespace. Only ever the tool's own, which stays in
+    /// the snapshot for its policy.
     pub filtered_out: bool,
 }
 
@@ -122,24 +122,51 @@ pub struct Socket {
     pub netns: usize,
 }
 
+/// How much a problem takes away from a scan's answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Severity {
+    /// Something was skipped or assumed; what was read stands.
+    #[default]
+    Warning,
+    /// A table held rows and none of them could be read: the scan cannot
+    /// say whether anything is at risk, so "nothing found" would be false
+    /// comfort (`scan` exits 2).
+    Error,
+}
+
 /// Something the scan could not read; the scan goes on without it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScanError {
     /// What was being read, usually a path.
     pub source: String,
     pub message: String,
+    /// Not in the JSON (its `errors` keep their shape); the exit code says it.
+    #[serde(skip)]
+    pub severity: Severity,
 }
 
 impl ScanError {
+    /// A warning: the scan goes on without what it names.
     pub fn new(source: impl Into<String>, message: impl Into<String>) -> ScanError {
         ScanError {
             source: source.into(),
             message: message.into(),
+            severity: Severity::Warning,
         }
     }
-}
 
-impl ScanError {
+    /// An error: what was read cannot be trusted (see [`Severity::Error`]).
+    pub fn error(source: impl Into<String>, message: impl Into<String>) -> ScanError {
+        ScanError {
+            severity: Severity::Error,
+            ..ScanError::new(source, message)
+        }
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
     /// The same error, saying what the scan assumes instead.
     pub fn assuming(mut self, what: &str) -> ScanError {
         self.message = format!("{}; {what}", self.message);
@@ -158,7 +185,7 @@ pub struct Snapshot {
     pub taken_at: DateTime<Local>,
     /// How long the scan took, in microseconds.
     pub scan_micros: u64,
-    /// Index 0 is always the tool's own namespace.
+    /// The tool's own namespace first (marked [`Namespace::is_own`]).
     pub namespaces: Vec<Namespace>,
     pub sockets: Vec<Socket>,
     pub errors: Vec<ScanError>,
@@ -168,8 +195,18 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// The tool's own namespace: its policy is the one the header shows.
+    /// (A hand-made snapshot that marks none gets its first.)
     pub fn own_namespace(&self) -> &Namespace {
-        &self.namespaces[0]
+        self.namespaces
+            .iter()
+            .find(|n| n.is_own)
+            .unwrap_or(&self.namespaces[0])
+    }
+
+    /// Some table could not be read at all (see [`Severity::Error`]): the
+    /// findings, even none, are not an answer.
+    pub fn is_inconclusive(&self) -> bool {
+        self.errors.iter().any(ScanError::is_error)
     }
 
     pub fn findings(&self) -> impl Iterator<Item = &Socket> {

@@ -69,26 +69,6 @@ impl fmt::Display for TcpState {
     }
 }
 
-impl From<procfs::net::TcpState> for TcpState {
-    fn from(s: procfs::net::TcpState) -> Self {
-        use procfs::net::TcpState as P;
-        match s {
-            P::Established => TcpState::Established,
-            P::SynSent => TcpState::SynSent,
-            P::SynRecv => TcpState::SynRecv,
-            P::FinWait1 => TcpState::FinWait1,
-            P::FinWait2 => TcpState::FinWait2,
-            P::TimeWait => TcpState::TimeWait,
-            P::Close => TcpState::Close,
-            P::CloseWait => TcpState::CloseWait,
-            P::LastAck => TcpState::LastAck,
-            P::Listen => TcpState::Listen,
-            P::Closing => TcpState::Closing,
-            P::NewSynRecv => TcpState::NewSynRecv,
-        }
-    }
-}
-
 /// One socket as the kernel lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SocketEntry {
@@ -102,17 +82,6 @@ pub struct SocketEntry {
 }
 
 impl SocketEntry {
-    pub fn from_procfs(family: Family, e: procfs::net::TcpNetEntry) -> SocketEntry {
-        SocketEntry {
-            family,
-            local: e.local_address,
-            remote: e.remote_address,
-            state: e.state.into(),
-            inode: e.inode,
-            uid: e.uid,
-        }
-    }
-
     /// Local address and port equal the remote ones: the socket talks to
     /// itself. A listener's remote is `*:0`, so port 0 never counts.
     pub fn is_self_connected(&self) -> bool {

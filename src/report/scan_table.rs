@@ -175,6 +175,13 @@ pub fn render(snapshot: &Snapshot, all: bool, colour: bool) -> String {
     for l in namespace_lines(snapshot) {
         let _ = writeln!(out, "{l}");
     }
+    if rows.is_empty() && snapshot.is_inconclusive() {
+        let _ = writeln!(
+            out,
+            "Nothing can be concluded: a TCP table could not be read (see the errors)."
+        );
+        return out;
+    }
     if rows.is_empty() {
         let _ = writeln!(
             out,

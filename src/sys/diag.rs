@@ -27,21 +27,23 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::core::socket::{Family, SocketEntry, TcpState};
 
-// From include/uapi/linux/{netlink,sock_diag,inet_diag}.h.
-const AF_NETLINK: i32 = 16;
-const NETLINK_SOCK_DIAG: i32 = 4;
+// The netlink numbers come from libc; the kernel's headers have them in
+// include/uapi/linux/{netlink,sock_diag,inet_diag}.h.
+const NLM_F_REQUEST: u16 = libc::NLM_F_REQUEST as u16;
+const NLM_F_DUMP: u16 = libc::NLM_F_DUMP as u16;
+const NLMSG_ERROR: u16 = libc::NLMSG_ERROR as u16;
+const NLMSG_DONE: u16 = libc::NLMSG_DONE as u16;
+const NLMSG_HDR_LEN: usize = std::mem::size_of::<libc::nlmsghdr>();
+/// The message type of a `sock_diag` request and its answers
+/// (`include/uapi/linux/sock_diag.h`; libc does not export it).
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
-const NLM_F_REQUEST: u16 = 0x1;
-const NLM_F_DUMP: u16 = 0x100 | 0x200;
-const NLMSG_ERROR: u16 = 0x2;
-const NLMSG_DONE: u16 = 0x3;
-const NLMSG_HDR_LEN: usize = 16;
 /// `struct inet_diag_msg`: family, state, timer, retrans, the 48-byte
-/// `inet_diag_sockid`, then expires, rqueue, wqueue, uid, inode.
+/// `inet_diag_sockid`, then expires, rqueue, wqueue, uid, inode (libc does
+/// not define it).
 const INET_DIAG_MSG_LEN: usize = 72;
-const AF_INET: u8 = 2;
-const AF_INET6: u8 = 10;
-const IPPROTO_TCP: u8 = 6;
+const AF_INET: u8 = libc::AF_INET as u8;
+const AF_INET6: u8 = libc::AF_INET6 as u8;
+const IPPROTO_TCP: u8 = libc::IPPROTO_TCP as u8;
 /// `idiag_states` masks: bit N is TCP state N.
 const ALL_STATES: u32 = u32::MAX;
 const LISTEN_ONLY: u32 = 1 << 10;
@@ -59,9 +61,9 @@ impl DiagSocket {
     /// Opens a socket in the calling thread's network namespace.
     pub fn open() -> std::io::Result<DiagSocket> {
         let socket = Socket::new(
-            Domain::from(AF_NETLINK),
+            Domain::from(libc::AF_NETLINK),
             Type::DGRAM.cloexec(),
-            Some(Protocol::from(NETLINK_SOCK_DIAG)),
+            Some(Protocol::from(libc::NETLINK_SOCK_DIAG)),
         )?;
         // A dump never waits on the network; bound it all the same.
         socket.set_read_timeout(Some(Duration::from_secs(2)))?;
@@ -280,6 +282,14 @@ mod tests {
         assert_eq!(expect(v4, None), (Sockets(5), Nothing));
         assert_eq!(expect("", Some(v6)), (Unknown, Unknown));
         assert_eq!(expect(idle, Some("")), (Nothing, Unknown));
+    }
+
+    #[test]
+    fn the_netlink_numbers_are_the_kernels() {
+        assert_eq!(NLMSG_HDR_LEN, 16);
+        assert_eq!((NLM_F_REQUEST, NLM_F_DUMP), (0x1, 0x300));
+        assert_eq!((NLMSG_ERROR, NLMSG_DONE), (2, 3));
+        assert_eq!((AF_INET, AF_INET6, IPPROTO_TCP), (2, 10, 6));
     }
 
     #[test]

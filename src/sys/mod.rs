@@ -1,9 +1,18 @@
-//! The I/O layer: everything that reads `/proc`, and the namespace joins.
+//! The I/O layer: everything that reads `/proc` or the kernel, and the
+//! namespace joins. A scan ([`scanner`]) asks a [`source::Source`] (the
+//! live kernel, [`live`], or a fixture tree) for its facts.
 
 pub mod diag;
+pub mod lines;
+pub mod live;
+pub mod namespaces;
 pub mod netns;
 pub mod nsjoin;
 pub mod owners;
+pub mod process;
 pub mod procnet;
 pub mod scanner;
+pub mod select;
+pub mod source;
+pub mod tcp_table;
 pub mod tracefs;

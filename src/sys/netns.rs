@@ -2,10 +2,9 @@
 //! them.
 //!
 //! Discovery walks `/proc/PID/ns/net` once: the link's target
-//! (`net:[4026531840]`) names the namespace by its inode. Each namespace's
-//! tables are then read through `/proc/PID/net/tcp{,6}` of one of its
-//! processes (see [`super::scanner`]); its port policy needs a thread that
-//! joins it (see [`super::nsjoin`]).
+//! (`net:[4026531840]`) names the namespace by its inode. These are the
+//! building blocks; [`super::namespaces`] puts them together for a scan,
+//! and [`super::live`] reads each namespace's tables and policy.
 //!
 //! Only thread-group leaders are walked (`/proc/PID`, not
 //! `/proc/PID/task/TID`): a thread that joined another namespace on its own

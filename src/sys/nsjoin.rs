@@ -17,10 +17,10 @@ use std::path::PathBuf;
 use nix::sched::{CloneFlags, setns};
 
 use super::diag::DiagSocket;
-use super::procnet::{NetFiles, read_policy, read_tcp_table};
+use super::procnet::{BOTH, NetFiles, read_policy, read_tables};
 use crate::core::ports::PortPolicy;
 use crate::core::snapshot::ScanError;
-use crate::core::socket::{Family, SocketEntry};
+use crate::core::socket::SocketEntry;
 
 /// One namespace to visit.
 #[derive(Debug, Clone)]
@@ -84,10 +84,7 @@ fn failed(jobs: &[JoinJob], why: &str) -> Vec<JoinResult> {
 /// Runs on the helper thread only: it changes the thread's namespace.
 fn visit(job: &JoinJob) -> JoinResult {
     join(job)?;
-    let files = NetFiles {
-        net_dir: PathBuf::from("/proc/thread-self/net"),
-        sysctl_dir: PathBuf::from("/proc/sys/net/ipv4"),
-    };
+    let files = NetFiles::this_thread();
     let policy = job.policy.then(|| {
         let mut errors = Vec::new();
         (read_policy(&files, &mut errors), errors)
@@ -96,15 +93,7 @@ fn visit(job: &JoinJob) -> JoinResult {
     let diag = job.diag.then(DiagSocket::open);
     let mut tables = None;
     if job.tables_without_diag && !matches!(diag, Some(Ok(_))) {
-        let mut rows = Vec::new();
-        let mut any = false;
-        for family in [Family::Ipv4, Family::Ipv6] {
-            if let Some(r) = read_tcp_table(&files, family, &mut errors) {
-                any = true;
-                rows.extend(r);
-            }
-        }
-        tables = any.then_some(rows);
+        tables = read_tables(&files, BOTH, &mut errors);
     }
     Ok(Inside {
         policy,

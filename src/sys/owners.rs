@@ -1,5 +1,7 @@
 //! Finds which process holds each socket, through the socket inodes in
-//! `/proc/PID/fd`.
+//! `/proc/PID/fd`, after the tables are read (a findings-only scan stops
+//! the walk once the findings' holders are found); the holders' details
+//! come from [`super::process`].
 //!
 //! This is the expensive part of a scan on a busy host: one lookup per open
 //! descriptor of every process. The walk is written against rustix rather
@@ -8,7 +10,6 @@
 //! directory's fd does it, without the kernel formatting a link text.
 
 use std::collections::{HashMap, HashSet};
-use std::ffi::OsStr;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -16,6 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use rustix::fs::{AtFlags, CWD, Dir, FileType, Mode, OFlags, openat, statat};
 
+use super::process::ProcessFacts;
 use crate::core::snapshot::{ProcessInfo, UnknownOwner};
 
 /// Which sockets' owners to look up.
@@ -27,9 +29,8 @@ pub enum Wanted {
     Inodes(HashSet<u64>),
 }
 
-/// Every socket inode held by a process, and which process: the raw
-/// result of the fd walk. Built without knowing which sockets matter, so
-/// that the walk can run while the tables are being read.
+/// Every socket inode held by a process (or the wanted ones), and which
+/// process: the raw result of the fd walk.
 #[derive(Debug, Default)]
 pub struct SocketIndex {
     pid_of: HashMap<u64, i32>,
@@ -38,11 +39,11 @@ pub struct SocketIndex {
 }
 
 impl SocketIndex {
-    /// Walks `proc_root/[pid]/fd`. Processes that exit during the walk are
-    /// skipped; the first holder of a shared socket is kept.
-    /// Walks every process's descriptors, two walkers taking processes in
-    /// turn. With `only`, the walk stops as soon as every one of those
-    /// sockets has been found (a findings-only scan needs no more).
+    /// Walks `proc_root/[pid]/fd`, two walkers taking processes in turn.
+    /// Processes that exit during the walk are skipped; the first holder of
+    /// a shared socket is kept. With `only`, the walk stops as soon as
+    /// every one of those sockets has been found (a findings-only scan
+    /// needs no more).
     pub fn build(proc_root: &Path, only: Option<&HashSet<u64>>) -> SocketIndex {
         if only.is_some_and(HashSet::is_empty) {
             return SocketIndex::default();
@@ -228,67 +229,15 @@ pub fn find_owners(proc_root: &Path, wanted: &Wanted, users: &mut UserNames) -> 
 /// Name, command line and user of a process. Read only for processes that
 /// hold a wanted socket, so a few per scan.
 fn process_info(pid_dir: &Path, pid: i32, users: &mut UserNames) -> ProcessInfo {
-    let cmdline: Vec<String> = std::fs::read(pid_dir.join("cmdline"))
-        .map(|b| {
-            b.split(|&c| c == 0)
-                .filter(|a| !a.is_empty())
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    let comm = std::fs::read_to_string(pid_dir.join("comm"))
-        .map(|s| s.trim_end().to_string())
-        .unwrap_or_default();
-    let name = program_name(
-        std::fs::read_link(pid_dir.join("exe")).ok().as_deref(),
-        cmdline.first().map(String::as_str),
-        &comm,
-    );
-    let uid = std::fs::read_to_string(pid_dir.join("status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|rest| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
-        });
+    let facts = ProcessFacts::read(pid_dir, true);
     ProcessInfo {
         pid,
-        name,
-        cmdline: if cmdline.is_empty() {
-            format!("[{comm}]")
-        } else {
-            cmdline.join(" ")
-        },
-        user: uid
+        name: facts.program(),
+        cmdline: facts.command_line(),
+        user: facts
+            .uid
             .map(|u| users.name(u).to_string())
             .unwrap_or_else(|| "?".into()),
-    }
-}
-
-/// The full program name: `comm` is cut at 15 characters, so prefer the
-/// executable's file name, then argv[0]'s, and use `comm` only when it is
-/// all there is (kernel threads, exe unreadable).
-pub fn program_name(exe: Option<&Path>, argv0: Option<&str>, comm: &str) -> String {
-    let from_exe = exe
-        .and_then(|p| p.file_name())
-        .and_then(OsStr::to_str)
-        .map(|s| s.trim_end_matches(" (deleted)").to_string());
-    let from_argv0 = argv0
-        .and_then(|a| a.split_whitespace().next())
-        .and_then(|a| Path::new(a).file_name())
-        .and_then(OsStr::to_str)
-        .map(str::to_string);
-    // An interpreter's exe (python3.11) says less than argv[0] when argv[0]
-    // starts like comm (which the kernel takes from the script or program).
-    match (from_exe, from_argv0) {
-        (Some(exe), Some(a0))
-            if !comm.is_empty() && a0.starts_with(comm) && !exe.starts_with(comm) =>
-        {
-            a0
-        }
-        (Some(exe), _) => exe,
-        (None, Some(a0)) => a0,
-        (None, None) => comm.to_string(),
     }
 }
 
@@ -317,34 +266,6 @@ impl UserNames {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn program_name_prefers_the_uncut_name() {
-        let exe = Path::new("/usr/lib/postgresql/16/bin/postgres");
-        assert_eq!(
-            program_name(Some(exe), Some("postgres: checkpointer"), "postgres"),
-            "postgres"
-        );
-        let exe = Path::new("/work/target/debug/deps/selfconn_tui_integration-0123abcd");
-        assert_eq!(
-            program_name(Some(exe), None, "selfconn_tui_in"),
-            "selfconn_tui_integration-0123abcd"
-        );
-        let py = Path::new("/usr/bin/python3.11");
-        assert_eq!(
-            program_name(
-                Some(py),
-                Some("/opt/app/very-long-server-name"),
-                "very-long-serve"
-            ),
-            "very-long-server-name"
-        );
-        assert_eq!(program_name(None, None, "kworker/0:1"), "kworker/0:1");
-        assert_eq!(
-            program_name(Some(Path::new("/tmp/a (deleted)")), None, "a"),
-            "a"
-        );
-    }
 
     #[test]
     fn finds_the_owner_of_a_real_socket_in_this_process() {

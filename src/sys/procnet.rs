@@ -1,19 +1,26 @@
-//! Reads the kernel's TCP tables and port sysctls from a `/proc` tree.
-//! The root is a parameter so that tests can point it at fixture trees.
+//! One network namespace's files under a `/proc` root: its TCP tables (both
+//! families, read through [`super::tcp_table`]), what its `sockstat` says
+//! they hold, and its port sysctls. The root is a parameter so that tests
+//! can point it at fixture trees.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use procfs::FromBufReadSI;
-use procfs::net::TcpNetEntries;
-
+use super::diag::{Expect, expect};
+use super::tcp_table::{io_message, read_tcp_file};
 use crate::core::ports::{PortPolicy, PortRange, ReservedPorts};
+use crate::core::quote::grouped;
 use crate::core::snapshot::ScanError;
 use crate::core::socket::{Family, SocketEntry};
+
+/// The longest sysctl value read. The longest real one, a reserved list of
+/// every other port, is about 190 KB.
+const MAX_SYSCTL: u64 = 1 << 20;
 
 /// The paths of one network namespace's files under a `/proc` root.
 #[derive(Debug, Clone)]
 pub struct NetFiles {
-    /// `/proc/net` or `/proc/PID/net`.
+    /// `/proc/net`, `/proc/PID/net` or `/proc/thread-self/net`.
     pub net_dir: PathBuf,
     /// `/proc/sys/net/ipv4`.
     pub sysctl_dir: PathBuf,
@@ -28,155 +35,97 @@ impl NetFiles {
         }
     }
 
+    /// The files of the namespace the calling thread is in (on the live
+    /// kernel: a thread that joined another namespace sees that one's).
+    pub fn this_thread() -> NetFiles {
+        NetFiles {
+            net_dir: PathBuf::from("/proc/thread-self/net"),
+            sysctl_dir: PathBuf::from("/proc/sys/net/ipv4"),
+        }
+    }
+
+    /// The tables of a process's namespace (no sysctls: those show the
+    /// reader's namespace, whatever the path).
+    pub fn of_pid(proc_root: &Path, pid: i32) -> NetFiles {
+        NetFiles {
+            net_dir: proc_root.join(pid.to_string()).join("net"),
+            sysctl_dir: PathBuf::new(),
+        }
+    }
+
     pub fn tcp(&self, family: Family) -> PathBuf {
         self.net_dir.join(match family {
             Family::Ipv4 => "tcp",
             Family::Ipv6 => "tcp6",
         })
     }
-}
 
-fn system_info() -> procfs::ExplicitSystemInfo {
-    // Only the byte order matters for the TCP tables.
-    procfs::ExplicitSystemInfo {
-        boot_time_secs: 0,
-        ticks_per_second: 100,
-        page_size: 4096,
-        is_little_endian: cfg!(target_endian = "little"),
-    }
-}
-
-/// Parses a TCP table's text. A garbled line is reported and skipped; the
-/// rest of the table is kept.
-pub fn parse_tcp_table(
-    text: &[u8],
-    family: Family,
-    source: &str,
-    errors: &mut Vec<ScanError>,
-) -> Vec<SocketEntry> {
-    let mut out = Vec::new();
-    parse_chunk(text, 1, family, source, &mut out, errors);
-    out
-}
-
-/// Parses a piece of a table that starts with the header line, whose first
-/// line is line `first_line` of the file, into `out`.
-fn parse_chunk(
-    text: &[u8],
-    first_line: usize,
-    family: Family,
-    source: &str,
-    out: &mut Vec<SocketEntry>,
-    errors: &mut Vec<ScanError>,
-) {
-    let si = system_info();
-    // Fast path: the crate parses the whole piece in one go.
-    if let Ok(TcpNetEntries(rows)) = TcpNetEntries::from_buf_read(text, &si) {
-        out.extend(
-            rows.into_iter()
-                .map(|e| SocketEntry::from_procfs(family, e)),
-        );
-        return;
-    }
-    // Slow path, only when something is wrong: line by line, to keep the
-    // good rows and name the bad ones.
-    let text = String::from_utf8_lossy(text);
-    let mut lines = text.lines();
-    let header = lines.next().unwrap_or_default();
-    for (i, line) in lines.enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let one = format!("{header}\n{line}\n");
-        match TcpNetEntries::from_buf_read(one.as_bytes(), &si) {
-            Ok(TcpNetEntries(rows)) => out.extend(
-                rows.into_iter()
-                    .map(|e| SocketEntry::from_procfs(family, e)),
-            ),
-            Err(e) => errors.push(ScanError::new(
-                format!("{source} line {}", first_line + i + 1),
-                format!("unreadable row skipped ({e}): {:?}", truncate(line, 80)),
-            )),
+    /// What the tables hold, from the `sockstat` files (both unknown when
+    /// they cannot be read).
+    pub fn expect(&self) -> (Expect, Expect) {
+        let Ok(v4) = std::fs::read_to_string(self.net_dir.join("sockstat")) else {
+            return BOTH;
+        };
+        match std::fs::read_to_string(self.net_dir.join("sockstat6")) {
+            Ok(v6) => expect(&v4, Some(&v6)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => expect(&v4, None),
+            Err(_) => BOTH,
         }
     }
 }
 
-fn truncate(s: &str, n: usize) -> &str {
-    match s.char_indices().nth(n) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
-}
+/// Both families, (IPv4, IPv6), read whole.
+pub const BOTH: (Expect, Expect) = (Expect::Unknown, Expect::Unknown);
 
-fn io_message(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "not found".to_string(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-        _ => e.to_string(),
-    }
-}
-
-/// Reads one TCP table; `None` when the file itself could not be read.
-///
-/// The text is parsed in pieces of about [`CHUNK`] bytes as it is read: a
-/// host with 100k sockets has 15 MB of it, which need not all be in memory
-/// at once (nor the crate's rows for all of it).
+/// Reads one of the namespace's tables (see [`super::tcp_table`]); `None`
+/// when the file cannot be read.
 pub fn read_tcp_table(
     files: &NetFiles,
     family: Family,
     errors: &mut Vec<ScanError>,
 ) -> Option<Vec<SocketEntry>> {
-    use std::io::BufRead;
-    let path = files.tcp(family);
-    let source = path.display().to_string();
-    let failed = |e: std::io::Error, errors: &mut Vec<ScanError>| {
-        errors.push(ScanError::new(source.clone(), io_message(&e)));
-    };
-    let mut reader = match std::fs::File::open(&path) {
-        Ok(f) => std::io::BufReader::with_capacity(64 * 1024, f),
-        Err(e) => {
-            failed(e, errors);
-            return None;
-        }
-    };
-    let mut header = Vec::new();
-    if let Err(e) = reader.read_until(b'\n', &mut header) {
-        failed(e, errors);
-        return None;
-    }
-    let mut out = Vec::new();
-    let mut chunk = Vec::with_capacity(CHUNK + 4096);
-    let mut chunk_first_line = 1;
-    let mut lines_read = 1;
-    loop {
-        chunk.clear();
-        chunk.extend_from_slice(&header);
-        let mut eof = false;
-        while chunk.len() < CHUNK {
-            match reader.read_until(b'\n', &mut chunk) {
-                Ok(0) => {
-                    eof = true;
-                    break;
-                }
-                Ok(_) => lines_read += 1,
-                Err(e) => {
-                    // Keep what was read; say the table was cut short.
-                    failed(e, errors);
-                    eof = true;
-                    break;
-                }
-            }
-        }
-        parse_chunk(&chunk, chunk_first_line, family, &source, &mut out, errors);
-        chunk_first_line = lines_read;
-        if eof {
-            return Some(out);
-        }
-    }
+    read_tcp_file(&files.tcp(family), family, errors)
 }
 
-/// How much table text is parsed at a time.
-const CHUNK: usize = 512 * 1024;
+/// Reads a namespace's tables (the families asked for); `None` when none
+/// could be read.
+pub fn read_tables(
+    files: &NetFiles,
+    families: (Expect, Expect),
+    errors: &mut Vec<ScanError>,
+) -> Option<Vec<SocketEntry>> {
+    let mut rows = Vec::new();
+    let mut any = families == (Expect::Nothing, Expect::Nothing);
+    for (family, expect) in [(Family::Ipv4, families.0), (Family::Ipv6, families.1)] {
+        if expect == Expect::Nothing {
+            continue;
+        }
+        if let Some(r) = read_tcp_table(files, family, errors) {
+            any = true;
+            rows.extend(r);
+        }
+    }
+    any.then_some(rows)
+}
+
+/// Reads a namespace's tables through the first of its processes that is
+/// still there.
+pub fn read_tables_via_pids(
+    root: &Path,
+    pids: &[i32],
+    families: (Expect, Expect),
+    errors: &mut Vec<ScanError>,
+) -> Option<Vec<SocketEntry>> {
+    for (i, &pid) in pids.iter().enumerate() {
+        let mut errs = Vec::new();
+        let rows = read_tables(&NetFiles::of_pid(root, pid), families, &mut errs);
+        if rows.is_some() || i + 1 == pids.len() {
+            errors.extend(errs);
+            return rows;
+        }
+    }
+    None
+}
 
 /// Reads the namespace's range and reserved list. What cannot be read is
 /// reported and replaced by the kernel default (range) or an empty list.
@@ -195,86 +144,68 @@ pub fn read_policy(files: &NetFiles, errors: &mut Vec<ScanError>) -> PortPolicy 
     }
 }
 
-/// Reads and parses one sysctl file; the error names the file.
+/// Reads (at most [`MAX_SYSCTL`] bytes of) one sysctl file and parses it;
+/// the error names the file.
 fn read_sysctl<T>(
     files: &NetFiles,
     name: &str,
     parse: impl Fn(&str) -> Result<T, String>,
 ) -> Result<T, ScanError> {
     let path = files.sysctl_dir.join(name);
-    std::fs::read_to_string(&path)
+    let mut text = String::new();
+    std::fs::File::open(&path)
+        .and_then(|f| f.take(MAX_SYSCTL + 1).read_to_string(&mut text))
         .map_err(|e| io_message(&e))
-        .and_then(|text| parse(&text))
+        .and_then(|n| {
+            if n as u64 > MAX_SYSCTL {
+                Err(format!(
+                    "longer than {} bytes, more than any value of it",
+                    grouped(MAX_SYSCTL)
+                ))
+            } else {
+                parse(&text)
+            }
+        })
         .map_err(|message| ScanError::new(path.display().to_string(), message))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::socket::TcpState;
-
-    const HEADER: &str = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode";
 
     #[test]
-    fn parses_ipv4_rows_including_a_self_connect() {
-        let text = format!(
-            "{HEADER}\n   0: 0100007F:AE38 0100007F:AE38 01 00000000:00000000 00:00000000 00000000     0        0 12345 1 0000000000000000 20 4 30 10 -1\n   1: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 999 1 0000000000000000 100 0 0 10 0\n"
-        );
-        let mut errors = vec![];
-        let rows = parse_tcp_table(text.as_bytes(), Family::Ipv4, "t", &mut errors);
-        assert!(errors.is_empty());
-        assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0].local.to_string(), "127.0.0.1:44600");
-        assert!(rows[0].is_self_connected());
-        assert_eq!(rows[0].inode, 12345);
-        assert_eq!(rows[1].state, TcpState::Listen);
-        assert_eq!(rows[1].local.port(), 22);
-    }
-
-    #[test]
-    fn a_big_table_is_read_in_pieces_and_line_numbers_stay_right() {
+    fn sysctls_are_read_within_bounds() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("net")).unwrap();
-        let mut text = format!("{HEADER}\n");
-        let rows = 6000; // about 900 KB: two pieces
-        let bad = 4500;
-        for i in 0..rows {
-            if i == bad {
-                text.push_str("   x: garbled\n");
-                continue;
-            }
-            text.push_str(&format!(
-                "{i:4}: 0100007F:{:04X} 0100007F:0016 01 00000000:00000000 00:00000000 00000000     0        0 {} 1 0000000000000000 20 4 30 10 -1\n",
-                1024 + i,
-                100_000 + i
-            ));
-        }
-        assert!(text.len() > CHUNK);
-        std::fs::write(dir.path().join("net/tcp"), &text).unwrap();
         let files = NetFiles::own(dir.path());
+        std::fs::create_dir_all(&files.sysctl_dir).unwrap();
+        std::fs::write(
+            files.sysctl_dir.join("ip_local_port_range"),
+            "40000 50000\n",
+        )
+        .unwrap();
+        let big = "1,".repeat(MAX_SYSCTL as usize);
+        std::fs::write(files.sysctl_dir.join("ip_local_reserved_ports"), big).unwrap();
         let mut errors = vec![];
-        let got = read_tcp_table(&files, Family::Ipv4, &mut errors).unwrap();
-        assert_eq!(got.len(), rows - 1);
-        assert_eq!(got[0].local.port(), 1024);
-        assert_eq!(got.last().unwrap().inode, 100_000 + rows as u64 - 1);
-        assert_eq!(errors.len(), 1, "{errors:?}");
-        // The header is line 1, row i is line i + 2.
+        let p = read_policy(&files, &mut errors);
+        assert_eq!(p.range.to_string(), "40000-50000");
+        assert!(p.reserved.is_empty());
+        assert_eq!(errors.len(), 1);
         assert!(
-            errors[0].source.ends_with(&format!("line {}", bad + 2)),
+            errors[0].message.starts_with("longer than 1,048,576 bytes"),
             "{errors:?}"
         );
     }
 
     #[test]
-    fn a_garbled_line_is_reported_and_the_rest_kept() {
-        let text = format!(
-            "{HEADER}\n   0: 0100007F:AE38 0100007F:AE38 01 00000000:00000000 00:00000000 00000000     0        0 12345\n   1: garbage here\n   2: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 999\n"
-        );
+    fn a_namespace_with_one_readable_table_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = NetFiles::own(dir.path());
+        std::fs::create_dir_all(&files.net_dir).unwrap();
+        std::fs::write(files.tcp(Family::Ipv4), "  sl  local_address rem_address\n").unwrap();
         let mut errors = vec![];
-        let rows = parse_tcp_table(text.as_bytes(), Family::Ipv4, "t", &mut errors);
-        assert_eq!(rows.len(), 2);
-        assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0].source, "t line 3");
-        assert!(errors[0].message.contains("garbage"));
+        assert_eq!(read_tables(&files, BOTH, &mut errors), Some(vec![]));
+        assert!(errors[0].source.ends_with("tcp6"), "{errors:?}");
+        std::fs::remove_file(files.tcp(Family::Ipv4)).unwrap();
+        assert_eq!(read_tables(&files, BOTH, &mut errors), None);
     }
 }

@@ -1,15 +1,14 @@
 //! Completes a traced task into its process from `/proc`, while it lives:
 //! process id, names, command line, user and network namespace.
 //!
-//! The one place live catch reads process facts. The per-file reads mirror
-//! `sys::owners` (whose reader is private to the fd walk); the name rule
-//! and the namespace link are shared with it.
+//! The one place live catch reads process facts: through
+//! [`crate::sys::process`], like the socket owners.
 
 use std::path::Path;
 
 use crate::core::live::{Owner, Task};
 use crate::sys::netns::ns_link_inode;
-use crate::sys::owners::program_name;
+use crate::sys::process::ProcessFacts;
 
 /// The process of `task`, or `None` when it is gone or its id now names
 /// another thread (its `comm` differs from the one the kernel recorded).
@@ -28,28 +27,10 @@ pub fn complete(proc_root: &Path, task: &Task) -> Option<Owner> {
     // The namespace is the thread's own: a thread may have left its
     // process's namespace (unshare, setns).
     let netns = ns_link_inode(&tdir.join("ns/net")).ok();
-    let pdir = proc_root.join(pid.to_string());
-    let comm = std::fs::read_to_string(pdir.join("comm"))
-        .map(|s| s.trim_end_matches('\n').to_string())
-        .unwrap_or_default();
-    let args: Vec<String> = std::fs::read(pdir.join("cmdline"))
-        .map(|b| {
-            b.split(|&c| c == 0)
-                .filter(|a| !a.is_empty())
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    let name = program_name(
-        std::fs::read_link(pdir.join("exe")).ok().as_deref(),
-        args.first().map(String::as_str),
-        &comm,
-    );
-    let cmdline = if args.is_empty() {
-        format!("[{comm}]")
-    } else {
-        args.join(" ")
-    };
+    // The uid is the thread's, from the status already read.
+    let facts = ProcessFacts::read(&proc_root.join(pid.to_string()), false);
+    let (name, cmdline) = (facts.program(), facts.command_line());
+    let comm = facts.comm;
     Some(Owner {
         pid,
         tid: task.tid,

@@ -1,0 +1,153 @@
+//! Where a scan's facts come from: the live kernel, or a fixture tree laid
+//! out like `/proc`. The orchestration ([`super::scanner`]) asks the source
+//! for the own namespace's files, the namespaces it can see, and each
+//! namespace's policy and tables; only the source knows how it gets them.
+//!
+//! A fixture tree is read as files and nothing else: nothing is joined,
+//! no netlink is used; tables come from `<root>/net/` (the own namespace)
+//! and `<root>/<pid>/net/`, and every namespace gets the own sysctl files.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use super::live::LiveKernel;
+use super::namespaces::Candidate;
+use super::netns::{self, ns_link_inode};
+use super::process::has_namespace_caps;
+use super::procnet::{BOTH, NetFiles, read_tables, read_tables_via_pids};
+use crate::core::ports::PortPolicy;
+use crate::core::snapshot::ScanError;
+use crate::core::socket::SocketEntry;
+
+/// The namespace the scan runs in, as the source sees it.
+#[derive(Debug, Clone)]
+pub struct OwnNamespace {
+    /// Its inode; 0 when its link cannot be read.
+    pub id: u64,
+    /// Its `ns/net` link.
+    pub link: PathBuf,
+    /// Its tables and sysctls.
+    pub files: NetFiles,
+}
+
+/// A source of facts.
+#[derive(Debug)]
+pub enum Source {
+    Live(Box<LiveKernel>),
+    Fixture { root: PathBuf },
+}
+
+impl Source {
+    /// The live kernel when `root` is a proc filesystem, else a fixture tree.
+    pub fn at(root: &Path, run_netns: &Path, sock_diag: bool) -> Source {
+        if is_live_proc(root) {
+            Source::Live(Box::new(LiveKernel::new(
+                root.to_path_buf(),
+                run_netns.to_path_buf(),
+                has_namespace_caps(),
+                sock_diag,
+            )))
+        } else {
+            Source::Fixture {
+                root: root.to_path_buf(),
+            }
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        match self {
+            Source::Live(k) => k.root(),
+            Source::Fixture { root } => root,
+        }
+    }
+
+    /// The calling thread's namespace (on the live kernel, the process's,
+    /// unless this thread joined another one).
+    pub fn own(&self) -> OwnNamespace {
+        let (link, files) = match self {
+            Source::Live(k) => (
+                k.root().join("thread-self/ns/net"),
+                NetFiles {
+                    net_dir: k.root().join("thread-self/net"),
+                    sysctl_dir: k.root().join("sys/net/ipv4"),
+                },
+            ),
+            Source::Fixture { root } => (root.join("self/ns/net"), NetFiles::own(root)),
+        };
+        OwnNamespace {
+            id: ns_link_inode(&link).unwrap_or(0),
+            link,
+            files,
+        }
+    }
+
+    /// Whether namespaces other than the own one can be seen: always in a
+    /// fixture tree, on the live kernel only with the rights.
+    pub fn sees_other_namespaces(&self) -> bool {
+        match self {
+            Source::Live(k) => k.privileged,
+            Source::Fixture { .. } => true,
+        }
+    }
+
+    /// The `ip netns` names, with their namespaces' ids (live only: a name
+    /// with no process in its namespace can only be read by joining it).
+    pub fn named_namespaces(&self, own: &OwnNamespace) -> Vec<(u64, String)> {
+        match self {
+            Source::Live(k) if k.privileged => {
+                netns::named_namespaces(&k.run_netns, netns::nsfs_dev(&own.link))
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Gets ready to answer for these namespaces (the live kernel joins
+    /// the ones it needs to).
+    pub fn prepare(&mut self, cands: &[Candidate]) {
+        if let Source::Live(k) = self {
+            k.prepare(cands);
+        }
+    }
+
+    /// A namespace's port policy; `own` is the own namespace's, read once.
+    pub fn policy(
+        &mut self,
+        c: &Candidate,
+        own: &PortPolicy,
+        errors: &mut Vec<ScanError>,
+    ) -> PortPolicy {
+        match self {
+            Source::Live(k) if !c.is_own => k.policy(c, errors),
+            // A fixture tree has one set of sysctl files, for all.
+            _ => own.clone(),
+        }
+    }
+
+    /// A namespace's sockets; `None` when no table could be read.
+    pub fn tables(
+        &mut self,
+        c: &Candidate,
+        own: &OwnNamespace,
+        errors: &mut Vec<ScanError>,
+    ) -> Option<Vec<SocketEntry>> {
+        match self {
+            Source::Live(k) if c.is_own => k.own_tables(&own.files, errors),
+            Source::Live(k) => k.tables(c, errors),
+            Source::Fixture { .. } if c.is_own => read_tables(&own.files, BOTH, errors),
+            Source::Fixture { root } => read_tables_via_pids(root, &c.pids, BOTH, errors),
+        }
+    }
+
+    /// Forgets what is kept for namespaces not in `seen`.
+    pub fn forget_except(&mut self, seen: &HashSet<u64>) {
+        if let Source::Live(k) = self {
+            k.forget_except(seen);
+        }
+    }
+}
+
+/// Whether `root` is the kernel's proc filesystem (not a fixture tree).
+pub fn is_live_proc(root: &Path) -> bool {
+    nix::sys::statfs::statfs(root)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
+}

@@ -1,0 +1,544 @@
+//! Reads one TCP table (`/proc/net/tcp` or `tcp6`) into our rows, whatever
+//! the file holds.
+//!
+//! Rows are parsed by procfs (the adapter from its rows to ours is here, so
+//! that the core does not know procfs), a piece of about [`CHUNK`] bytes at
+//! a time: a host with 100k sockets has 15 MB of table, which need not be
+//! in memory at once. The file is read in lines bounded by [`MAX_LINE`]
+//! and in total by [`MAX_TABLE`], so a crafted file (a 512 KiB header, 8 MB
+//! without a newline, `/dev/zero`) ends like any other. What cannot be
+//! read is said in our own words, a few rows at most, then counted; the
+//! header is recognised by what it says, so a table without one loses no
+//! row; and a table that holds rows of which none can be read is an error,
+//! not an empty table.
+
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use procfs::FromBufReadSI;
+use procfs::net::TcpNetEntries;
+
+use super::lines::{BoundedLines, Line};
+use crate::core::quote::{excerpt, grouped};
+use crate::core::snapshot::ScanError;
+use crate::core::socket::{Family, SocketEntry, TcpState};
+
+/// The longest line read as a row. A real one is under 200 bytes (IPv6,
+/// all fields at their widest); longer lines are skipped whole.
+pub const MAX_LINE: usize = 4096;
+
+/// How much of one table is read at most: far more than a host with a
+/// million sockets lists (about 150 MB), and a bound on a file that never
+/// ends.
+pub const MAX_TABLE: u64 = 1 << 30;
+
+/// How much table text procfs parses at a time.
+const CHUNK: usize = 512 * 1024;
+
+/// How many unreadable rows of one table are described; the rest are counted.
+pub const MAX_ROW_WARNINGS: usize = 10;
+
+/// How much of a bad row a warning quotes.
+const ECHO_CHARS: usize = 60;
+
+/// What procfs is given as the first line of every piece (it skips it).
+const PROCFS_HEADER: &[u8] = b"  sl  local_address rem_address   st\n";
+
+/// Reads the table at `path`; `None` when the file cannot be opened or its
+/// first read fails. Problems with its content go to `errors`.
+pub fn read_tcp_file(
+    path: &Path,
+    family: Family,
+    errors: &mut Vec<ScanError>,
+) -> Option<Vec<SocketEntry>> {
+    let source = path.display().to_string();
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            errors.push(ScanError::new(source, io_message(&e)));
+            return None;
+        }
+    };
+    read_tcp_text(file, family, &source, errors)
+}
+
+/// Reads a table's text from `input`; `source` names it in messages.
+pub fn read_tcp_text(
+    input: impl Read,
+    family: Family,
+    source: &str,
+    errors: &mut Vec<ScanError>,
+) -> Option<Vec<SocketEntry>> {
+    let mut lines = BoundedLines::new(
+        BufReader::with_capacity(64 * 1024, input),
+        MAX_LINE,
+        MAX_TABLE,
+    );
+    let mut table = Table::new(family, source);
+    let mut line_no = 0u64;
+    loop {
+        line_no += 1;
+        let start = table.chunk.len();
+        match lines.next_into(&mut table.chunk) {
+            Ok(Line::End) => break,
+            Ok(Line::TooLong(len)) => {
+                table.rows_seen += 1;
+                table.unreadable(line_no, None, || {
+                    format!("{} bytes long, longer than any TCP table row", grouped(len))
+                });
+            }
+            Ok(Line::Text) => table.take_line(line_no, start),
+            Ok(Line::Limit) => {
+                table.problems.push(ScanError::new(
+                    source,
+                    format!(
+                        "stopped reading after {} bytes: the rest of the table is not scanned",
+                        grouped(MAX_TABLE)
+                    ),
+                ));
+                break;
+            }
+            Err(e) if line_no == 1 => {
+                errors.push(ScanError::new(source, io_message(&e)));
+                return None;
+            }
+            Err(e) => {
+                // Keep what was read; say the table was cut short.
+                table.problems.push(ScanError::new(source, io_message(&e)));
+                break;
+            }
+        }
+        if table.chunk.len() >= CHUNK {
+            table.parse_chunk();
+        }
+    }
+    table.parse_chunk();
+    Some(table.finish(errors))
+}
+
+/// One table being read: the piece waiting for procfs, the rows so far,
+/// and what went wrong.
+struct Table<'a> {
+    family: Family,
+    source: &'a str,
+    /// [`PROCFS_HEADER`], then rows, one per line.
+    chunk: Vec<u8>,
+    /// The file's line number of each row in `chunk`.
+    chunk_lines: Vec<u64>,
+    rows: Vec<SocketEntry>,
+    /// Lines that should have been rows (not the header, not blank).
+    rows_seen: u64,
+    unreadable_rows: u64,
+    problems: Vec<ScanError>,
+}
+
+impl<'a> Table<'a> {
+    fn new(family: Family, source: &'a str) -> Table<'a> {
+        let mut chunk = Vec::with_capacity(CHUNK + MAX_LINE + 1);
+        chunk.extend_from_slice(PROCFS_HEADER);
+        Table {
+            family,
+            source,
+            chunk,
+            chunk_lines: Vec::new(),
+            rows: Vec::new(),
+            rows_seen: 0,
+            unreadable_rows: 0,
+            problems: Vec::new(),
+        }
+    }
+
+    /// Keeps the line just appended to `chunk` at `start`, unless it is
+    /// blank or the header.
+    fn take_line(&mut self, line_no: u64, start: usize) {
+        let line = &self.chunk[start..];
+        if line.iter().all(u8::is_ascii_whitespace) {
+            self.chunk.truncate(start);
+            return;
+        }
+        if line_no == 1 {
+            if is_header(line) {
+                self.chunk.truncate(start);
+                return;
+            }
+            if parse_row(line, self.family).is_some() {
+                self.problems.push(ScanError::new(
+                    format!("{} line 1", self.source),
+                    "no header line: the first line is read as a row",
+                ));
+            }
+        }
+        self.chunk.push(b'\n');
+        self.chunk_lines.push(line_no);
+        self.rows_seen += 1;
+    }
+
+    /// Parses the waiting piece: in one go when it is all good, else row
+    /// by row, to keep the good rows and name the bad ones.
+    fn parse_chunk(&mut self) {
+        if self.chunk_lines.is_empty() {
+            return;
+        }
+        let family = self.family;
+        if let Ok(TcpNetEntries(rows)) =
+            TcpNetEntries::from_buf_read(&self.chunk[..], &system_info())
+        {
+            self.rows
+                .extend(rows.into_iter().map(|e| entry_from_procfs(family, e)));
+        } else {
+            let chunk = std::mem::take(&mut self.chunk);
+            let lines = std::mem::take(&mut self.chunk_lines);
+            let text = &chunk[PROCFS_HEADER.len()..];
+            for (line, line_no) in text.split(|&b| b == b'\n').zip(lines) {
+                match parse_row(line, family) {
+                    Some(entry) => self.rows.push(entry),
+                    None => {
+                        let text = String::from_utf8_lossy(line);
+                        self.unreadable(line_no, Some(&text), || what_is_wrong(&text));
+                    }
+                }
+            }
+            self.chunk = chunk;
+        }
+        self.chunk.truncate(PROCFS_HEADER.len());
+        self.chunk_lines.clear();
+    }
+
+    /// Notes an unreadable row: described while few (`why` says what is
+    /// wrong with it), counted after.
+    fn unreadable(&mut self, line_no: u64, line: Option<&str>, why: impl FnOnce() -> String) {
+        self.unreadable_rows += 1;
+        if self.unreadable_rows as usize > MAX_ROW_WARNINGS {
+            return;
+        }
+        let why = why();
+        let message = match line {
+            Some(l) => format!(
+                "unreadable row skipped ({why}): {}",
+                excerpt(l.trim(), ECHO_CHARS)
+            ),
+            None => format!("unreadable row skipped ({why})"),
+        };
+        self.problems.push(ScanError::new(
+            format!("{} line {line_no}", self.source),
+            message,
+        ));
+    }
+
+    /// The rows; the problems, counted and judged, into `errors`.
+    fn finish(mut self, errors: &mut Vec<ScanError>) -> Vec<SocketEntry> {
+        let unsaid = self.unreadable_rows.saturating_sub(MAX_ROW_WARNINGS as u64);
+        if unsaid > 0 {
+            self.problems.push(ScanError::new(
+                self.source,
+                format!("and {} more unreadable rows skipped", grouped(unsaid)),
+            ));
+        }
+        if self.rows.is_empty() && self.rows_seen > 0 {
+            self.problems.push(ScanError::error(
+                self.source,
+                format!(
+                    "no row could be read (of {}): this is not a TCP table, so the scan \
+                     cannot tell what is at risk",
+                    grouped(self.rows_seen)
+                ),
+            ));
+        }
+        errors.append(&mut self.problems);
+        self.rows
+    }
+}
+
+/// Whether `line` is a table's header: `sl  local_address ...`.
+fn is_header(line: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(line);
+    let mut words = text.split_whitespace();
+    words.next() == Some("sl") && words.next() == Some("local_address")
+}
+
+/// One row through procfs; `None` when it cannot be read (see
+/// [`what_is_wrong`]).
+fn parse_row(line: &[u8], family: Family) -> Option<SocketEntry> {
+    let mut one = Vec::with_capacity(PROCFS_HEADER.len() + line.len() + 1);
+    one.extend_from_slice(PROCFS_HEADER);
+    one.extend_from_slice(String::from_utf8_lossy(line).as_bytes());
+    one.push(b'\n');
+    match TcpNetEntries::from_buf_read(&one[..], &system_info()) {
+        Ok(TcpNetEntries(mut rows)) if rows.len() == 1 => {
+            Some(entry_from_procfs(family, rows.remove(0)))
+        }
+        _ => None,
+    }
+}
+
+/// Says what is wrong with a row procfs refused, in the terms of the
+/// table's columns (procfs's own message names its source files).
+fn what_is_wrong(row: &str) -> String {
+    let f: Vec<&str> = row.split_whitespace().take(10).collect();
+    if f.len() < 10 {
+        return format!("{} fields where a row has at least 10", f.len());
+    }
+    let quoted = |s: &str| excerpt(s, 24);
+    let hex = |s: &str, bits: u32| u64::from_str_radix(s, 16).is_ok_and(|v| v >> bits == 0);
+    let address = |s: &str| {
+        s.split_once(':').is_some_and(|(ip, port)| {
+            (ip.len() == 8 || ip.len() == 32)
+                && ip.bytes().all(|b| b.is_ascii_hexdigit())
+                && hex(port, 16)
+        })
+    };
+    let queues = |s: &str| {
+        s.split_once(':')
+            .is_some_and(|(t, r)| hex(t, 32) && hex(r, 32))
+    };
+    if !address(f[1]) {
+        format!(
+            "the local address {} is not HEX-ADDRESS:HEX-PORT",
+            quoted(f[1])
+        )
+    } else if !address(f[2]) {
+        format!(
+            "the remote address {} is not HEX-ADDRESS:HEX-PORT",
+            quoted(f[2])
+        )
+    } else if !u8::from_str_radix(f[3], 16).is_ok_and(|s| (1..=12).contains(&s)) {
+        format!("the state {} is not a TCP state (01 to 0C)", quoted(f[3]))
+    } else if !queues(f[4]) {
+        format!("the queues {} are not TX:RX in hex", quoted(f[4]))
+    } else if f[7].parse::<u32>().is_err() {
+        format!("the uid {} is not a number", quoted(f[7]))
+    } else if f[9].parse::<u64>().is_err() {
+        format!("the inode {} is not a number", quoted(f[9]))
+    } else {
+        "not a TCP table row".to_string()
+    }
+}
+
+fn system_info() -> procfs::ExplicitSystemInfo {
+    // Only the byte order matters for the TCP tables.
+    procfs::ExplicitSystemInfo {
+        boot_time_secs: 0,
+        ticks_per_second: 100,
+        page_size: 4096,
+        is_little_endian: cfg!(target_endian = "little"),
+    }
+}
+
+/// A procfs row as ours.
+fn entry_from_procfs(family: Family, e: procfs::net::TcpNetEntry) -> SocketEntry {
+    SocketEntry {
+        family,
+        local: e.local_address,
+        remote: e.remote_address,
+        state: state_from_procfs(e.state),
+        inode: e.inode,
+        uid: e.uid,
+    }
+}
+
+fn state_from_procfs(s: procfs::net::TcpState) -> TcpState {
+    use procfs::net::TcpState as P;
+    match s {
+        P::Established => TcpState::Established,
+        P::SynSent => TcpState::SynSent,
+        P::SynRecv => TcpState::SynRecv,
+        P::FinWait1 => TcpState::FinWait1,
+        P::FinWait2 => TcpState::FinWait2,
+        P::TimeWait => TcpState::TimeWait,
+        P::Close => TcpState::Close,
+        P::CloseWait => TcpState::CloseWait,
+        P::LastAck => TcpState::LastAck,
+        P::Listen => TcpState::Listen,
+        P::Closing => TcpState::Closing,
+        P::NewSynRecv => TcpState::NewSynRecv,
+    }
+}
+
+/// An I/O error in a few words.
+pub fn io_message(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "not found".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode";
+
+    fn row(i: usize) -> String {
+        format!(
+            "{i:4}: 0100007F:{:04X} 0100007F:0016 01 00000000:00000000 00:00000000 00000000     0        0 {} 1 0000000000000000 20 4 30 10 -1\n",
+            1024 + i,
+            100_000 + i
+        )
+    }
+
+    fn read(text: &[u8]) -> (Option<Vec<SocketEntry>>, Vec<ScanError>) {
+        let mut errors = vec![];
+        let rows = read_tcp_text(text, Family::Ipv4, "t", &mut errors);
+        (rows, errors)
+    }
+
+    #[test]
+    fn parses_ipv4_rows_including_a_self_connect() {
+        let text = format!(
+            "{HEADER}\n   0: 0100007F:AE38 0100007F:AE38 01 00000000:00000000 00:00000000 00000000     0        0 12345 1 0000000000000000 20 4 30 10 -1\n   1: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 999 1 0000000000000000 100 0 0 10 0\n"
+        );
+        let (rows, errors) = read(text.as_bytes());
+        let rows = rows.unwrap();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].local.to_string(), "127.0.0.1:44600");
+        assert!(rows[0].is_self_connected());
+        assert_eq!(rows[0].inode, 12345);
+        assert_eq!(rows[1].state, TcpState::Listen);
+        assert_eq!(rows[1].local.port(), 22);
+    }
+
+    #[test]
+    fn a_big_table_is_read_in_pieces_and_line_numbers_stay_right() {
+        let mut text = format!("{HEADER}\n");
+        let rows = 6000; // about 900 KB: two pieces
+        let bad = 4500;
+        for i in 0..rows {
+            if i == bad {
+                text.push_str("   x: garbled\n");
+            } else {
+                text.push_str(&row(i));
+            }
+        }
+        assert!(text.len() > CHUNK);
+        let (got, errors) = read(text.as_bytes());
+        let got = got.unwrap();
+        assert_eq!(got.len(), rows - 1);
+        assert_eq!(got[0].local.port(), 1024);
+        assert_eq!(got.last().unwrap().inode, 100_000 + rows as u64 - 1);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        // The header is line 1, row i is line i + 2.
+        assert_eq!(errors[0].source, format!("t line {}", bad + 2));
+        assert!(errors[0].message.contains("2 fields"), "{errors:?}");
+    }
+
+    #[test]
+    fn garbled_rows_are_described_in_our_words() {
+        let good = row(0);
+        let cases = [
+            (
+                good.replace("0100007F:0400", "0100007G:0400"),
+                "local address \"0100007G:0400\"",
+            ),
+            (
+                good.replace("0100007F:0016", "0100007F:10000"),
+                "remote address",
+            ),
+            (
+                good.replace(" 01 ", " 0D "),
+                "the state \"0D\" is not a TCP state",
+            ),
+            (
+                good.replace("00000000:00000000", "00000000"),
+                "the queues \"00000000\"",
+            ),
+            (
+                good.replace("00000000     0        0", "00000000    -1        0"),
+                "the uid \"-1\"",
+            ),
+            (good.replace(" 100000 ", " x "), "the inode \"x\""),
+            (
+                "   1: a b\n".to_string(),
+                "3 fields where a row has at least 10",
+            ),
+        ];
+        for (line, want) in cases {
+            let (rows, errors) = read(format!("{HEADER}\n{good}{line}").as_bytes());
+            assert_eq!(rows.unwrap().len(), 1, "{line}");
+            assert_eq!(errors.len(), 1, "{line}: {errors:?}");
+            let m = &errors[0].message;
+            assert!(m.contains(want), "{line}: {m}");
+            assert!(!m.contains("Internal") && !m.contains('\n'), "{m}");
+        }
+    }
+
+    #[test]
+    fn many_unreadable_rows_are_counted_not_listed() {
+        let mut text = format!("{HEADER}\n");
+        for _ in 0..25 {
+            text.push_str("   9: garbage\n");
+        }
+        text.push_str(&row(1));
+        let (rows, errors) = read(text.as_bytes());
+        assert_eq!(rows.unwrap().len(), 1);
+        assert_eq!(errors.len(), MAX_ROW_WARNINGS + 1, "{errors:?}");
+        assert_eq!(
+            errors[MAX_ROW_WARNINGS].message,
+            "and 15 more unreadable rows skipped"
+        );
+        assert!(errors.iter().all(|e| !e.is_error()));
+    }
+
+    #[test]
+    fn rows_without_one_readable_is_an_error_and_an_empty_table_is_not() {
+        let (rows, errors) = read(format!("{HEADER}\n   1: junk\n\x00\x01\x02\n").as_bytes());
+        assert_eq!(rows.unwrap().len(), 0);
+        let last = errors.last().unwrap();
+        assert!(last.is_error() && last.message.contains("no row could be read (of 2)"));
+        let (rows, errors) = read(format!("{HEADER}\n\n").as_bytes());
+        assert_eq!((rows.unwrap().len(), errors.len()), (0, 0));
+        let (rows, errors) = read(b"");
+        assert_eq!((rows.unwrap().len(), errors.len()), (0, 0));
+    }
+
+    #[test]
+    fn the_header_is_recognised_by_its_words() {
+        let (rows, errors) = read(format!("{}{}", row(0), row(1)).as_bytes());
+        assert_eq!(rows.unwrap().len(), 2, "the first row is kept");
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].source, "t line 1");
+        assert!(errors[0].message.contains("no header line"));
+        // An IPv6 header, with its other spacing.
+        let v6 = "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
+        let (rows, errors) = read(v6.as_bytes());
+        assert_eq!((rows.unwrap().len(), errors.len()), (0, 0));
+    }
+
+    #[test]
+    fn long_lines_and_endless_files_end() {
+        // A line one byte over the bound, between two rows.
+        let text = format!(
+            "{HEADER}\n{}{}\n{}",
+            row(0),
+            "x".repeat(MAX_LINE + 1),
+            row(1)
+        );
+        let (rows, errors) = read(text.as_bytes());
+        assert_eq!(rows.unwrap().len(), 2);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].source, "t line 3");
+        assert!(errors[0].message.contains("4,097 bytes long"), "{errors:?}");
+        // A line of exactly the bound is still read (and found unreadable).
+        let text = format!("{HEADER}\n{}\n", "y".repeat(MAX_LINE));
+        let (_, errors) = read(text.as_bytes());
+        assert!(errors[0].message.contains("1 fields"), "{errors:?}");
+
+        // Empty lines, however many, are no rows.
+        let mut errors = vec![];
+        let rows = read_tcp_text(
+            std::io::repeat(b'\n').take(10_000),
+            Family::Ipv4,
+            "t",
+            &mut errors,
+        );
+        assert_eq!((rows.unwrap().len(), errors.len()), (0, 0));
+    }
+
+    #[test]
+    fn a_missing_file_is_none() {
+        let mut errors = vec![];
+        assert!(read_tcp_file(Path::new("/nonexistent/tcp"), Family::Ipv4, &mut errors).is_none());
+        assert_eq!(errors[0].message, "not found");
+    }
+}
