@@ -3,9 +3,8 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::core::ports::PortPolicy;
 use crate::repro::counters::errno_name;
-use crate::repro::explain::{Likelihood, explain_end, prospect};
+use crate::repro::explain::{Likelihood, TargetFacts, prospect};
 use crate::repro::{Config, End, Outcome};
 
 #[derive(Debug, Serialize)]
@@ -53,7 +52,8 @@ pub struct ReproJson {
 }
 
 impl ReproJson {
-    pub fn new(config: &Config, outcome: &Outcome, policy: &PortPolicy) -> ReproJson {
+    pub fn new(config: &Config, outcome: &Outcome, facts: &TargetFacts) -> ReproJson {
+        let policy = &facts.policy;
         let port = config.target.port();
         let stats = &outcome.stats;
         let (local, peer, echo) = match &outcome.end {
@@ -61,7 +61,7 @@ impl ReproJson {
             End::ConnectedToOther { local, peer } => (Some(*local), Some(*peer), None),
             _ => (None, None, None),
         };
-        let pros = prospect(policy, config.mode, port);
+        let pros = prospect(facts, config.mode, port);
         ReproJson {
             host: config.target.host().to_string(),
             address: config.target.addr().to_string(),
@@ -98,7 +98,7 @@ impl ReproJson {
                 Likelihood::Unlikely => "unlikely",
                 Likelihood::Never => "never",
             },
-            notes: explain_end(policy, config.mode, port, &outcome.end, stats),
+            notes: super::repro_text::notes(config, outcome, facts),
             error: match &outcome.end {
                 End::Failed(e) => Some(e.to_string()),
                 _ => None,
@@ -108,7 +108,7 @@ impl ReproJson {
 }
 
 /// The JSON text of a run.
-pub fn to_json(config: &Config, outcome: &Outcome, policy: &PortPolicy) -> String {
-    serde_json::to_string_pretty(&ReproJson::new(config, outcome, policy))
+pub fn to_json(config: &Config, outcome: &Outcome, facts: &TargetFacts) -> String {
+    serde_json::to_string_pretty(&ReproJson::new(config, outcome, facts))
         .unwrap_or_else(|e| format!("{{\"error\": \"cannot serialise the report: {e}\"}}"))
 }

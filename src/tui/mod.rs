@@ -4,18 +4,18 @@
 //! signal forwarder ([`event`]) send one [`event::Event`] enum over one
 //! channel; the main loop here handles them in batches and draws only when
 //! something changed, or once a second for the clock. While a repro loop
-//! runs ([`repro_runner`], one thread per loop), the main loop also wakes
+//! runs ([`repro::runner`], one thread per loop), the main loop also wakes
 //! about ten times a second, samples its counters (atomics, no lock) and
 //! draws. The state and the drawing ([`dashboard::Dashboard`],
 //! [`app::App`], [`panes`]) know nothing of threads or the real terminal,
 //! so tests drive them directly.
 //!
-//! Modules: [`keymap`] (the key table), [`pane`] (the component trait),
-//! [`layout`], [`theme`], [`view`] (filter and sort), [`tracker`] (the
-//! event log: pure diff of consecutive snapshots), [`terminal`] (enter and
-//! restore), [`interval`] (`--interval`), [`repro`] (the repro pane's
-//! state, pure), [`repro_runner`] (its threads), [`bigdigits`] (numbers
-//! in large type).
+//! Modules: [`keymap`] (the key table), [`text_input`] (editing typed
+//! text), [`pane`] (the component trait), [`layout`], [`theme`], [`view`]
+//! (filter and sort), [`tracker`] (the event log: pure diff of consecutive
+//! snapshots), [`terminal`] (enter and restore), [`interval`]
+//! (`--interval`), [`repro`] (the repro pane: its form, state, thread and
+//! view), [`bigdigits`] (numbers in large type).
 
 pub mod app;
 pub mod bigdigits;
@@ -27,9 +27,9 @@ pub mod layout;
 pub mod pane;
 pub mod panes;
 pub mod repro;
-pub mod repro_runner;
 pub mod terminal;
 pub mod text;
+pub mod text_input;
 pub mod theme;
 pub mod tracker;
 pub mod view;
@@ -48,7 +48,7 @@ use crate::sys::scanner::ScanOptions;
 use app::Request;
 use dashboard::Dashboard;
 use event::{Event, SignalThread};
-use repro_runner::ReproRunner;
+use repro::ReproRunner;
 use theme::Theme;
 use worker::ScanWorker;
 
@@ -168,12 +168,11 @@ fn event_loop(
         if frame_due {
             next_frame = Instant::now() + REPRO_FRAME;
         }
-        if frame_due || !dash.app.outbox.is_empty() {
+        if frame_due || !dash.app.requests().is_empty() {
             let sample = frame_due && runner.is_running();
             redraw |= exchange(dash, runner, Some(worker), sample);
         }
-        if dash.app.full_redraw {
-            dash.app.full_redraw = false;
+        if dash.app.take_full_redraw() {
             // Resizing to the same size clears the screen and forgets what
             // was drawn, without asking the terminal for the cursor.
             if let Ok(size) = terminal.size()
@@ -219,12 +218,12 @@ fn event_loop(
                 Event::InputGone(e) => return Exit::Failed(format!("the terminal is gone: {e}")),
                 other => redraw |= dash.handle(other),
             }
-            if dash.app.quit {
+            if dash.app.wants_quit() {
                 return Exit::Quit;
             }
             // Requests go out before the next key: a key typed right after
             // `r` sees the suggested port.
-            if !dash.app.outbox.is_empty() {
+            if !dash.app.requests().is_empty() {
                 redraw |= exchange(dash, runner, Some(worker), false);
             }
         }
@@ -246,7 +245,7 @@ pub fn exchange(
     // Answers can ask for more (a rescan after a self-connection): a few
     // rounds, the rest next time.
     for _ in 0..4 {
-        for request in std::mem::take(&mut dash.app.outbox) {
+        for request in dash.app.take_requests() {
             match request {
                 Request::AllOwners(all) => {
                     if let Some(w) = worker {
@@ -262,7 +261,7 @@ pub fn exchange(
             }
         }
         let updates = runner.poll(std::mem::take(&mut sample));
-        if updates.is_empty() && dash.app.outbox.is_empty() {
+        if updates.is_empty() && dash.app.requests().is_empty() {
             break;
         }
         changed |= !updates.is_empty();
