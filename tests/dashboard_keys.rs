@@ -464,3 +464,89 @@ fn many_sockets_are_filtered_and_sorted_per_key_not_per_frame() {
         "8 filter keys took {filter:?}"
     );
 }
+
+#[test]
+fn the_filter_and_the_repro_fields_take_the_same_editing_keys() {
+    let mut d = dash();
+    d.handle(ch('a'));
+    d.handle(ch('/'));
+    typed(&mut d, "listen 127.0.0.1");
+    assert_eq!(rows(&d), vec!["127.0.0.1:44700"]);
+    // Ctrl-W: the last word goes; Delete deletes like Backspace.
+    d.handle(ctrl('w'));
+    assert_eq!(d.app.filter_being_typed(), Some("listen "));
+    assert_eq!(rows(&d).len(), 4, "every listener: {:?}", rows(&d));
+    d.handle(key(KeyCode::Delete));
+    assert_eq!(d.app.filter_being_typed(), Some("listen"));
+    // Tab means nothing while typing: the filter stays open, focus stays.
+    d.handle(key(KeyCode::Tab));
+    assert_eq!(d.app.filter_being_typed(), Some("listen"));
+    assert_eq!(d.app.focus(), PaneId::Sockets);
+    d.handle(key(KeyCode::Enter));
+    assert_eq!(d.app.filter().text(), "listen");
+
+    // The repro form's host field: the same keys.
+    d.handle(ch('r'));
+    d.handle(key(KeyCode::Tab));
+    typed(&mut d, "::1");
+    assert_eq!(d.app.repro().slot(0).host(), "::1");
+    d.handle(key(KeyCode::Delete));
+    assert_eq!(d.app.repro().slot(0).host(), "::");
+    d.handle(ctrl('u'));
+    assert_eq!(d.app.repro().slot(0).host(), "");
+}
+
+#[test]
+fn repro_keys_mean_nothing_outside_their_pane() {
+    let mut d = dash();
+    for c in ['x', 'c', 'd', 'p'] {
+        assert!(!d.handle(ch(c)), "{c} changed something outside the pane");
+    }
+    assert!(!d.app.repro().is_open() && !d.app.repro().is_duel());
+    assert!(d.app.requests().is_empty(), "{:?}", d.app.requests());
+    // g is a global key (first line), not the guard duel.
+    d.handle(ch('g'));
+    assert!(!d.app.repro().is_duel());
+}
+
+#[test]
+fn help_lists_the_typing_keys_from_the_table() {
+    let d = dash();
+    let help: Vec<String> = selfconn_tui::tui::panes::help::content(&d.app)
+        .iter()
+        .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+        .collect();
+    let has = |keys: &str, does: &str| {
+        help.iter()
+            .any(|l| l.trim_start().starts_with(keys) && l.contains(does))
+    };
+    assert!(has("Ctrl-W", "delete the last word"), "{help:#?}");
+    assert!(has("Backspace Delete", "delete a character"), "{help:#?}");
+    assert!(has("Enter", "keep the filter"), "{help:#?}");
+    assert!(has("0-9", "type the repro port"), "{help:#?}");
+}
+
+#[test]
+fn the_repro_pane_and_the_footer_show_the_same_keys_with_the_same_words() {
+    let mut d = dash();
+    d.handle(ch('r'));
+    let lines = screen(&render(&mut d, 160, 40));
+    let footer = lines.last().unwrap().clone();
+    let border = lines
+        .iter()
+        .rev()
+        .find(|l| l.starts_with('┗'))
+        .unwrap()
+        .clone();
+    let available = selfconn_tui::tui::repro::keys::available(d.app.repro());
+    assert!(available.len() >= 5, "{available:?}");
+    for (action, words) in available {
+        let label = format!("{} {words}", selfconn_tui::tui::keymap::key_label(action));
+        assert!(footer.contains(&label), "{label:?} in the footer: {footer}");
+        assert!(border.contains(&label), "{label:?} on the border: {border}");
+    }
+    assert!(
+        footer.contains("p parity duel") && footer.contains("q quit"),
+        "{footer}"
+    );
+}

@@ -294,15 +294,37 @@ fn bad_input_says_why_and_starts_nothing() {
 }
 
 #[test]
-fn the_pane_degrades_at_small_sizes_and_never_panics() {
-    let makers: [fn(Theme) -> Dashboard; 4] = [opened, running, succeeded, duel];
-    for make in makers {
-        for (w, h) in [(60, 15), (61, 16), (70, 20), (100, 30), (200, 60), (30, 10)] {
+fn the_pane_degrades_at_small_sizes_and_says_what_matters_at_each() {
+    // Each state with what must stay on screen at every usable size.
+    type Maker = fn(Theme) -> Dashboard;
+    let makers: [(Maker, &[&str]); 4] = [
+        (opened, &["▶ Repro", "port 46384", "mode fresh"]),
+        (running, &["● RUNNING", "port 46384", "ATTEMPTS"]),
+        (
+            succeeded,
+            &["◆ CONNECTED TO ITSELF", "port 46384", "ATTEMPTS"],
+        ),
+        (duel, &["● RUNNING", "port 46384", "ATTEMPTS"]),
+    ];
+    for (make, markers) in makers {
+        for (w, h) in [(60, 15), (61, 16), (70, 20), (100, 30), (200, 60)] {
             let mut d = make(Theme::default_dark());
-            let _ = render(&mut d, w, h);
+            let shown = text(&mut d, w, h);
+            for m in markers {
+                assert!(shown.contains(m), "{m:?} at {w}x{h}:\n{shown}");
+            }
             d.handle(ch('?'));
-            let _ = render(&mut d, w, h);
+            let shown = text(&mut d, w, h);
+            assert!(
+                shown.contains(" Keys ") && shown.contains("quit (the terminal is restored)"),
+                "help at {w}x{h}:\n{shown}"
+            );
         }
+        // Below the minimum: a message, also with help asked for.
+        let mut d = make(Theme::default_dark());
+        assert!(text(&mut d, 30, 10).contains("Terminal too small: 30×10"));
+        d.handle(ch('?'));
+        assert!(text(&mut d, 30, 10).contains("Terminal too small: 30×10"));
     }
     let mut d = running(Theme::default_dark());
     let small = text(&mut d, 60, 15);
@@ -310,6 +332,74 @@ fn the_pane_degrades_at_small_sizes_and_never_panics() {
         small.contains("12,300"),
         "plain numbers when small:\n{small}"
     );
+}
+
+#[test]
+fn the_pane_names_its_own_fields_not_command_line_options() {
+    let mut d = opened(Theme::default_dark());
+    d.handle(key(KeyCode::Backspace));
+    d.handle(ctrl('u'));
+    typed_into(&mut d, "46385");
+    let shown = text(&mut d, 120, 40);
+    assert!(
+        shown.contains("or mode bind-first."),
+        "the odd port's advice names the mode field:\n{shown}"
+    );
+    assert!(!shown.contains("--mode"), "{shown}");
+    // Outside the range: only an explicit bind, named as the field.
+    d.handle(ctrl('u'));
+    typed_into(&mut d, "8080");
+    let shown = text(&mut d, 120, 40);
+    assert!(shown.contains("so only mode bind"), "{shown}");
+    assert!(!shown.contains("--"), "{shown}");
+}
+
+#[test]
+fn a_target_held_by_a_self_connection_is_said_before_and_after_a_run() {
+    // The fixture's flaky client is connected to itself on 44600.
+    let mut d = opened(Theme::default_dark());
+    typed_into(&mut d, "44600");
+    let shown = text(&mut d, 120, 40);
+    assert!(
+        shown.contains("127.0.0.1:44600 is already connected to itself (a run holding it, or a"),
+        "before:\n{shown}"
+    );
+    assert!(
+        shown.contains("✖ 127.0.0.1:44600"),
+        "marked as never:\n{shown}"
+    );
+    d.handle(key(KeyCode::Enter));
+    assert_eq!(d.app.take_requests().len(), 1, "it may still be started");
+    update(
+        &mut d,
+        ReproUpdate::Started {
+            slot: 0,
+            config: config(44600, Mode::Fresh, None),
+        },
+    );
+    let stats = Snapshot {
+        stage: Stage::LimitReached,
+        attempts: 5000,
+        refused: 5000,
+        elapsed: Duration::from_secs(2),
+        ..Snapshot::default()
+    };
+    update(
+        &mut d,
+        ReproUpdate::Ended {
+            slot: 0,
+            end: End::TimeLimit,
+            stats,
+            held: false,
+        },
+    );
+    let shown = text(&mut d, 120, 40);
+    assert!(
+        shown.contains("127.0.0.1:44600 is connected to itself and holds the port"),
+        "after:\n{shown}"
+    );
+    assert!(!shown.contains("did not hand out"), "{shown}");
+    assert!(!shown.contains("Start it again"), "{shown}");
 }
 
 #[test]
@@ -567,8 +657,14 @@ fn the_real_engine_connects_to_itself_and_c_closes_the_socket() {
     pump(&mut d, &mut runner, "a suggested port", |d| {
         !d.app.repro().slot(0).port().is_empty()
     });
+    // Inside this host's real range, with connect()'s parity, free.
     let suggested = d.app.repro().slot(0).port_number().expect("a port");
-    assert!((32768..=60999).contains(&suggested) || common::port_range() != (32768, 60999));
+    let (low, high) = common::port_range();
+    assert!(
+        (low..=high).contains(&suggested),
+        "{suggested} in {low}-{high}"
+    );
+    assert_eq!((suggested - low) % 2, 0, "{suggested}: connect()'s parity");
     assert!(is_free(IpAddr::V4(Ipv4Addr::LOCALHOST), suggested));
 
     // bind mode on a free port: connected to itself on the first attempt.

@@ -137,9 +137,7 @@ pub fn run(args: ReproArgs) -> ExitCode {
     }
 
     let live = std::io::stderr().is_terminal();
-    if live {
-        announce(&config, &facts);
-    }
+    announce(&config, &facts, live);
     let handle =
         match ReproHandle::spawn_with(config.clone(), Arc::new(Counters::new()), stop.clone()) {
             Ok(h) => h,
@@ -199,8 +197,18 @@ pub fn run(args: ReproArgs) -> ExitCode {
 }
 
 /// On a terminal: what is about to happen, and a warning when the mode
-/// cannot (or is unlikely to) reach the port.
-fn announce(config: &Config, facts: &TargetFacts) {
+/// cannot (or is unlikely to) reach the port. A target already held by a
+/// socket connected to itself is said in any case: the run cannot succeed.
+fn announce(config: &Config, facts: &TargetFacts, live: bool) {
+    let p = prospect(facts, config.mode, config.target.port());
+    let note = repro_text::worth_a_note(&p)
+        .then(|| repro_text::prospect_words(&p, &repro_text::CLI_TERMS));
+    if !live {
+        if let Some(note) = note.filter(|_| facts.held_by.is_some()) {
+            eprintln!("Note: {note}");
+        }
+        return;
+    }
     let pace = match config.rate {
         Some(r) => format!("{r} attempts/s"),
         None => "as fast as possible".to_string(),

@@ -170,6 +170,17 @@ pub fn prospect(facts: &TargetFacts, mode: Mode, port: u16) -> Prospect {
     if policy.reserved.contains(port) {
         return p(Likelihood::Never, Reason::Reserved, bind_instead);
     }
+    in_range(range, mode, port)
+}
+
+/// What to expect of a port the kernel may pick: parity decides.
+fn in_range(range: PortRange, mode: Mode, port: u16) -> Prospect {
+    let p = |likelihood, reason, instead| Prospect {
+        port,
+        likelihood,
+        reason,
+        instead,
+    };
     let first = Parity::of(range.low);
     let other = Parity::of(range.low.wrapping_add(1));
     let count = same_parity_count(range, port);
@@ -178,43 +189,37 @@ pub fn prospect(facts: &TargetFacts, mode: Mode, port: u16) -> Prospect {
     } else {
         port - 1
     };
+    let instead = |mode| {
+        Some(Try {
+            port: Some(neighbour),
+            mode: Some(mode),
+        })
+    };
     match (mode, range.has_connect_parity(port)) {
-        (Mode::Fresh | Mode::Reuse, true) => p(
-            Likelihood::Expected,
-            Reason::ConnectWalk {
+        (Mode::Fresh | Mode::Reuse, true) => {
+            let reason = Reason::ConnectWalk {
                 range,
                 parity: first,
                 count,
-            },
-            None,
-        ),
-        (Mode::Fresh | Mode::Reuse | Mode::Guarded, false) => p(
-            Likelihood::Unlikely,
-            Reason::ConnectOtherParity {
-                low: range.low,
-                first,
-                other,
-            },
-            Some(Try {
-                port: Some(neighbour),
-                mode: Some(Mode::BindFirst),
-            }),
-        ),
+            };
+            p(Likelihood::Expected, reason, None)
+        }
+        (Mode::Fresh | Mode::Reuse | Mode::Guarded, false) => {
+            let low = range.low;
+            let reason = Reason::ConnectOtherParity { low, first, other };
+            p(Likelihood::Unlikely, reason, instead(Mode::BindFirst))
+        }
         (Mode::Guarded, true) => p(Likelihood::Expected, Reason::GuardCloses, None),
-        (Mode::BindFirst, false) => p(
-            Likelihood::Expected,
-            Reason::BindFirstLottery { other, count },
-            None,
-        ),
-        (Mode::BindFirst, true) => p(
-            Likelihood::Unlikely,
-            Reason::BindFirstOtherParity { first, other },
-            Some(Try {
-                port: Some(neighbour),
-                mode: Some(Mode::Fresh),
-            }),
-        ),
-        (Mode::Bind, _) => unreachable!("handled above"),
+        (Mode::BindFirst, false) => {
+            let reason = Reason::BindFirstLottery { other, count };
+            p(Likelihood::Expected, reason, None)
+        }
+        (Mode::BindFirst, true) => {
+            let reason = Reason::BindFirstOtherParity { first, other };
+            p(Likelihood::Unlikely, reason, instead(Mode::Fresh))
+        }
+        // Handled by the caller: bind mode sets the port itself.
+        (Mode::Bind, _) => p(Likelihood::Expected, Reason::ExplicitBind, None),
     }
 }
 
