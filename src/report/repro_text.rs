@@ -335,7 +335,7 @@ pub fn advice(a: &EndAdvice, terms: &Terms) -> String {
             if *caught == 1 { "it" } else { "them" }
         ),
         EndAdvice::Held { port, by } => format!(
-            "{by} is connected to itself and holds the port: the kernel cannot pick {port} for this target until that socket closes (more time will not help). Close it (end the run that holds it, or `ss -K dst {by}` as root), or pick another port."
+            "{by} is connected to itself and holds the port: the kernel cannot pick {port} for this target until that socket closes (more time will not help). Close it (end the run that holds it, or `ss -K src {by} dst {by}` as root), or pick another port."
         ),
         EndAdvice::Prospect(p) => prospect_words(p, terms),
         EndAdvice::NotYet { port, pass } => {
