@@ -528,9 +528,9 @@ fn a_rebound_key_works_and_help_shows_it() {
 
     let mut d = busy_dashboard(Theme::default_dark());
     d.handle(ch('?'));
-    assert!(!d.app.help, "? no longer opens help");
+    assert!(!d.app.help_open(), "? no longer opens help");
     d.handle(ch('h'));
-    assert!(d.app.help, "h opens help");
+    assert!(d.app.help_open(), "h opens help");
     let t = render(&mut d, 100, 40);
     let text = screen(&t).join("\n");
     let line = text
@@ -545,7 +545,7 @@ fn a_rebound_key_works_and_help_shows_it() {
     );
     // F1 closes it again (the help key toggles).
     d.handle(key(KeyCode::F(1)));
-    assert!(!d.app.help);
+    assert!(!d.app.help_open());
 }
 
 #[test]

@@ -36,7 +36,7 @@ fn findings_come_first_by_urgency_and_a_shows_everything() {
     assert_eq!(rows(&d), FINDINGS);
     // The scanner is asked for every socket's owner only while they are listed.
     assert_eq!(
-        d.app.outbox,
+        d.app.requests(),
         vec![Request::AllOwners(true), Request::AllOwners(false)]
     );
 }
@@ -46,7 +46,7 @@ fn filter_applies_while_typing_and_matches_port_address_state_process_user() {
     let mut d = dash();
     d.handle(ch('a'));
     d.handle(ch('/'));
-    assert!(d.app.filter_input.is_some());
+    assert!(d.app.filter_being_typed().is_some());
     typed(&mut d, "4000");
     assert_eq!(
         rows(&d),
@@ -56,8 +56,11 @@ fn filter_applies_while_typing_and_matches_port_address_state_process_user() {
     d.handle(ch('1'));
     assert_eq!(rows(&d), vec!["[::]:40001"]);
     d.handle(key(KeyCode::Enter));
-    assert!(d.app.filter_input.is_none(), "Enter keeps the filter");
-    assert_eq!(d.app.filter.text(), "40001");
+    assert!(
+        d.app.filter_being_typed().is_none(),
+        "Enter keeps the filter"
+    );
+    assert_eq!(d.app.filter().text(), "40001");
     assert_eq!(rows(&d), vec!["[::]:40001"]);
     // Esc clears it.
     d.handle(key(KeyCode::Esc));
@@ -94,22 +97,22 @@ fn esc_while_typing_clears_and_backspace_edits() {
     d.handle(key(KeyCode::Backspace));
     assert_eq!(rows(&d), vec!["127.0.0.1:45002"]);
     d.handle(key(KeyCode::Esc));
-    assert!(d.app.filter_input.is_none());
-    assert!(!d.app.filter.is_active());
+    assert!(d.app.filter_being_typed().is_none());
+    assert!(!d.app.filter().is_active());
     assert_eq!(rows(&d), FINDINGS);
     // Keys typed into the filter are not commands.
     d.handle(ch('/'));
     typed(&mut d, "q a s");
-    assert!(!d.app.quit);
-    assert!(!d.app.show_all);
+    assert!(!d.app.wants_quit());
+    assert!(!d.app.shows_all());
 }
 
 #[test]
 fn s_cycles_the_sort_column_and_capital_s_reverses_it() {
     let mut d = dash();
-    assert_eq!(d.app.sort.column, Column::Finding);
+    assert_eq!(d.app.sort().column, Column::Finding);
     d.handle(ch('s'));
-    assert_eq!(d.app.sort.column, Column::Family);
+    assert_eq!(d.app.sort().column, Column::Family);
     // IPv4 first, ties by urgency.
     assert_eq!(
         rows(&d),
@@ -121,7 +124,7 @@ fn s_cycles_the_sort_column_and_capital_s_reverses_it() {
         ]
     );
     d.handle(ch('s'));
-    assert_eq!(d.app.sort.column, Column::Local);
+    assert_eq!(d.app.sort().column, Column::Local);
     assert_eq!(
         rows(&d),
         vec![
@@ -132,7 +135,7 @@ fn s_cycles_the_sort_column_and_capital_s_reverses_it() {
         ]
     );
     d.handle(ch('S'));
-    assert!(d.app.sort.reversed);
+    assert!(d.app.sort().reversed);
     assert_eq!(
         rows(&d),
         vec![
@@ -145,9 +148,9 @@ fn s_cycles_the_sort_column_and_capital_s_reverses_it() {
     for _ in 0..Column::ALL.len() - 2 {
         d.handle(ch('s'));
     }
-    assert_eq!(d.app.sort.column, Column::Finding, "wraps around");
+    assert_eq!(d.app.sort().column, Column::Finding, "wraps around");
     assert!(
-        !d.app.sort.reversed,
+        !d.app.sort().reversed,
         "a new column starts in its natural order"
     );
     assert_eq!(rows(&d), FINDINGS);
@@ -190,7 +193,7 @@ fn selection_moves_and_follows_its_socket_across_refreshes() {
     // ... and it is on record in the log.
     let log: Vec<String> = d
         .app
-        .tracker
+        .tracker()
         .entries()
         .iter()
         .map(|e| e.message())
@@ -207,23 +210,23 @@ fn space_pauses_the_view_but_not_the_log() {
     let mut d = dash();
     d.set_now(at(12, 0, 10));
     d.handle(ch(' '));
-    assert_eq!(d.app.paused_since, Some(at(12, 0, 10)));
-    let entries = d.app.tracker.len();
+    assert_eq!(d.app.paused_since(), Some(at(12, 0, 10)));
+    let entries = d.app.tracker().len();
     let mut s = busy_snapshot(at(12, 0, 11));
     s.sockets.retain(|s| s.entry.local.port() != 40000);
     d.handle(scan(s));
     assert_eq!(rows(&d), FINDINGS, "the view is frozen");
     assert_eq!(
-        d.app.snapshot.as_ref().unwrap().taken_at,
+        d.app.snapshot().unwrap().taken_at,
         at(12, 0, 4),
         "still the old scan"
     );
     assert_eq!(
-        d.app.tracker.len(),
+        d.app.tracker().len(),
         entries + 1,
         "the log saw the listener go"
     );
-    let last = d.app.tracker.entries().back().unwrap().message();
+    let last = d.app.tracker().entries().back().unwrap().message();
     assert!(
         last.starts_with("nothing listens on 40000 any more"),
         "{last}"
@@ -232,8 +235,8 @@ fn space_pauses_the_view_but_not_the_log() {
     d.handle(ch('j'));
     assert_eq!(selected(&d).as_deref(), Some("127.0.0.1:45002"));
     d.handle(ch(' '));
-    assert!(d.app.paused_since.is_none());
-    assert_eq!(d.app.snapshot.as_ref().unwrap().taken_at, at(12, 0, 11));
+    assert!(d.app.paused_since().is_none());
+    assert_eq!(d.app.snapshot().unwrap().taken_at, at(12, 0, 11));
     assert_eq!(
         rows(&d),
         vec!["127.0.0.1:44600", "127.0.0.1:45002", "[::]:40001"]
@@ -244,20 +247,20 @@ fn space_pauses_the_view_but_not_the_log() {
 #[test]
 fn tab_cycles_panes_and_enter_shows_details_full_size() {
     let mut d = dash();
-    assert_eq!(d.app.focus, PaneId::Sockets);
+    assert_eq!(d.app.focus(), PaneId::Sockets);
     d.handle(key(KeyCode::Tab));
-    assert_eq!(d.app.focus, PaneId::Details);
+    assert_eq!(d.app.focus(), PaneId::Details);
     d.handle(key(KeyCode::Tab));
-    assert_eq!(d.app.focus, PaneId::Events);
+    assert_eq!(d.app.focus(), PaneId::Events);
     d.handle(key(KeyCode::BackTab));
-    assert_eq!(d.app.focus, PaneId::Details);
+    assert_eq!(d.app.focus(), PaneId::Details);
     d.handle(key(KeyCode::Tab));
     d.handle(key(KeyCode::Tab));
-    assert_eq!(d.app.focus, PaneId::Sockets);
+    assert_eq!(d.app.focus(), PaneId::Sockets);
 
     d.handle(key(KeyCode::Enter));
-    assert_eq!(d.app.zoom, Some(PaneId::Details));
-    assert_eq!(d.app.focus, PaneId::Details);
+    assert_eq!(d.app.zoomed(), Some(PaneId::Details));
+    assert_eq!(d.app.focus(), PaneId::Details);
     let areas = d.areas();
     assert_eq!(areas.panes.len(), 1);
     assert_eq!(areas.panes[0].0, PaneId::Details);
@@ -265,67 +268,67 @@ fn tab_cycles_panes_and_enter_shows_details_full_size() {
     d.handle(ch('j'));
     assert_eq!(selected(&d).as_deref(), Some("127.0.0.1:44600"));
     d.handle(key(KeyCode::Esc));
-    assert_eq!(d.app.zoom, None);
-    assert_eq!(d.app.focus, PaneId::Sockets);
+    assert_eq!(d.app.zoomed(), None);
+    assert_eq!(d.app.focus(), PaneId::Sockets);
     d.handle(key(KeyCode::Enter));
     d.handle(key(KeyCode::Enter));
-    assert_eq!(d.app.zoom, None, "Enter again goes back");
+    assert_eq!(d.app.zoomed(), None, "Enter again goes back");
 }
 
 #[test]
 fn help_opens_scrolls_and_closes_and_swallows_other_keys() {
     let mut d = dash();
     d.handle(ch('?'));
-    assert!(d.app.help);
+    assert!(d.app.help_open());
     d.handle(ch('a'));
-    assert!(!d.app.show_all, "keys under help do nothing");
+    assert!(!d.app.shows_all(), "keys under help do nothing");
     d.handle(key(KeyCode::Esc));
-    assert!(!d.app.help);
+    assert!(!d.app.help_open());
     d.handle(ch('?'));
     d.handle(ch('?'));
-    assert!(!d.app.help);
+    assert!(!d.app.help_open());
     d.handle(ch('?'));
     d.handle(ch('q'));
-    assert!(d.app.quit, "q quits from help too");
+    assert!(d.app.wants_quit(), "q quits from help too");
 }
 
 #[test]
 fn q_and_ctrl_c_quit_even_while_typing_a_filter() {
     let mut d = dash();
     d.handle(ch('q'));
-    assert!(d.app.quit);
+    assert!(d.app.wants_quit());
     let mut d = dash();
     d.handle(ctrl('c'));
-    assert!(d.app.quit);
+    assert!(d.app.wants_quit());
     let mut d = dash();
     d.handle(ch('/'));
     d.handle(ctrl('c'));
-    assert!(d.app.quit);
+    assert!(d.app.wants_quit());
 }
 
 #[test]
 fn r_opens_the_repro_pane_and_esc_closes_it() {
     let mut d = dash();
     assert!(
-        !d.app.pane_order.contains(&PaneId::Repro),
+        !d.app.tab_order().contains(&PaneId::Repro),
         "not in Tab order yet"
     );
     assert!(d.handle(ch('r')));
-    assert!(d.app.repro.open);
-    assert_eq!(d.app.focus, PaneId::Repro);
+    assert!(d.app.repro().is_open());
+    assert_eq!(d.app.focus(), PaneId::Repro);
     assert_eq!(d.areas().of(PaneId::Repro).map(|r| r.width), Some(120));
     assert!(
-        matches!(d.app.outbox.as_slice(), [Request::Repro(_)]),
+        matches!(d.app.requests(), [Request::Repro(_)]),
         "a port is asked for: {:?}",
-        d.app.outbox
+        d.app.requests()
     );
     // In the pane, `s` starts (here: no port yet, so it says so) instead of sorting.
     d.handle(ch('s'));
-    assert_eq!(d.app.sort.column, Column::Finding);
+    assert_eq!(d.app.sort().column, Column::Finding);
     d.handle(key(KeyCode::Esc));
-    assert!(!d.app.repro.open);
-    assert_eq!(d.app.focus, PaneId::Sockets);
-    assert!(!d.app.pane_order.contains(&PaneId::Repro));
+    assert!(!d.app.repro().is_open());
+    assert_eq!(d.app.focus(), PaneId::Sockets);
+    assert!(!d.app.tab_order().contains(&PaneId::Repro));
     assert!(d.areas().of(PaneId::Details).is_some());
 }
 
@@ -335,12 +338,12 @@ fn key_releases_and_alt_keys_are_ignored() {
     let mut release = crossterm::event::KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE);
     release.kind = crossterm::event::KeyEventKind::Release;
     d.handle(Event::Key(release));
-    assert!(!d.app.quit);
+    assert!(!d.app.wants_quit());
     d.handle(Event::Key(crossterm::event::KeyEvent::new(
         KeyCode::Char('q'),
         KeyModifiers::ALT,
     )));
-    assert!(!d.app.quit);
+    assert!(!d.app.wants_quit());
 }
 
 fn mouse(kind: MouseEventKind, column: u16, row: u16) -> Event {
@@ -374,7 +377,7 @@ fn clicks_select_rows_and_focus_panes_and_the_wheel_scrolls() {
         events.x + 3,
         events.y + 3,
     ));
-    assert_eq!(d.app.focus, PaneId::Events);
+    assert_eq!(d.app.focus(), PaneId::Events);
     // Moving the pointer does nothing (and asks for no redraw).
     assert!(!d.handle(mouse(MouseEventKind::Moved, 3, 3)));
 }
@@ -393,17 +396,17 @@ fn a_failed_scan_keeps_the_last_view_and_is_logged_once() {
         "permission denied",
     ));
     assert_eq!(rows(&d), FINDINGS, "the last good scan stays on screen");
-    assert!(d.app.failure.is_some());
+    assert!(d.app.failure().is_some());
     let failures = d
         .app
-        .tracker
+        .tracker()
         .entries()
         .iter()
         .filter(|e| e.message().starts_with("scan failed"))
         .count();
     assert_eq!(failures, 1);
     d.handle(scan(busy_snapshot(at(12, 0, 8))));
-    assert!(d.app.failure.is_none());
+    assert!(d.app.failure().is_none());
     let text = screen(&render(&mut d, 120, 40)).join("\n");
     assert!(text.contains("scanning works again"), "{text}");
 }
@@ -459,5 +462,91 @@ fn many_sockets_are_filtered_and_sorted_per_key_not_per_frame() {
     assert!(
         filter.as_millis() < 8 * 1000,
         "8 filter keys took {filter:?}"
+    );
+}
+
+#[test]
+fn the_filter_and_the_repro_fields_take_the_same_editing_keys() {
+    let mut d = dash();
+    d.handle(ch('a'));
+    d.handle(ch('/'));
+    typed(&mut d, "listen 127.0.0.1");
+    assert_eq!(rows(&d), vec!["127.0.0.1:44700"]);
+    // Ctrl-W: the last word goes; Delete deletes like Backspace.
+    d.handle(ctrl('w'));
+    assert_eq!(d.app.filter_being_typed(), Some("listen "));
+    assert_eq!(rows(&d).len(), 4, "every listener: {:?}", rows(&d));
+    d.handle(key(KeyCode::Delete));
+    assert_eq!(d.app.filter_being_typed(), Some("listen"));
+    // Tab means nothing while typing: the filter stays open, focus stays.
+    d.handle(key(KeyCode::Tab));
+    assert_eq!(d.app.filter_being_typed(), Some("listen"));
+    assert_eq!(d.app.focus(), PaneId::Sockets);
+    d.handle(key(KeyCode::Enter));
+    assert_eq!(d.app.filter().text(), "listen");
+
+    // The repro form's host field: the same keys.
+    d.handle(ch('r'));
+    d.handle(key(KeyCode::Tab));
+    typed(&mut d, "::1");
+    assert_eq!(d.app.repro().slot(0).host(), "::1");
+    d.handle(key(KeyCode::Delete));
+    assert_eq!(d.app.repro().slot(0).host(), "::");
+    d.handle(ctrl('u'));
+    assert_eq!(d.app.repro().slot(0).host(), "");
+}
+
+#[test]
+fn repro_keys_mean_nothing_outside_their_pane() {
+    let mut d = dash();
+    for c in ['x', 'c', 'd', 'p'] {
+        assert!(!d.handle(ch(c)), "{c} changed something outside the pane");
+    }
+    assert!(!d.app.repro().is_open() && !d.app.repro().is_duel());
+    assert!(d.app.requests().is_empty(), "{:?}", d.app.requests());
+    // g is a global key (first line), not the guard duel.
+    d.handle(ch('g'));
+    assert!(!d.app.repro().is_duel());
+}
+
+#[test]
+fn help_lists_the_typing_keys_from_the_table() {
+    let d = dash();
+    let help: Vec<String> = selfconn_tui::tui::panes::help::content(&d.app)
+        .iter()
+        .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+        .collect();
+    let has = |keys: &str, does: &str| {
+        help.iter()
+            .any(|l| l.trim_start().starts_with(keys) && l.contains(does))
+    };
+    assert!(has("Ctrl-W", "delete the last word"), "{help:#?}");
+    assert!(has("Backspace Delete", "delete a character"), "{help:#?}");
+    assert!(has("Enter", "keep the filter"), "{help:#?}");
+    assert!(has("0-9", "type the repro port"), "{help:#?}");
+}
+
+#[test]
+fn the_repro_pane_and_the_footer_show_the_same_keys_with_the_same_words() {
+    let mut d = dash();
+    d.handle(ch('r'));
+    let lines = screen(&render(&mut d, 160, 40));
+    let footer = lines.last().unwrap().clone();
+    let border = lines
+        .iter()
+        .rev()
+        .find(|l| l.starts_with('┗'))
+        .unwrap()
+        .clone();
+    let available = selfconn_tui::tui::repro::keys::available(d.app.repro());
+    assert!(available.len() >= 5, "{available:?}");
+    for (action, words) in available {
+        let label = format!("{} {words}", selfconn_tui::tui::keymap::key_label(action));
+        assert!(footer.contains(&label), "{label:?} in the footer: {footer}");
+        assert!(border.contains(&label), "{label:?} on the border: {border}");
+    }
+    assert!(
+        footer.contains("p parity duel") && footer.contains("q quit"),
+        "{footer}"
     );
 }

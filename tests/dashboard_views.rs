@@ -89,7 +89,7 @@ fn a_tiny_terminal_gets_a_message() {
     insta::assert_snapshot!(t.backend());
     // And keys still work.
     d.handle(ch('q'));
-    assert!(d.app.quit);
+    assert!(d.app.wants_quit());
 }
 
 #[test]

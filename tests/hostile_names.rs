@@ -228,13 +228,13 @@ fn a_paste_goes_into_the_filter_as_one_clean_bounded_line() {
     let mut d = busy_dashboard(Theme::default_dark());
     // Outside the filter a paste is not taken as keys: `q` would quit.
     assert!(!d.handle(Event::Paste("q".into())));
-    assert!(!d.app.quit);
+    assert!(!d.app.wants_quit());
     d.handle(ch('/'));
     d.handle(Event::Paste("127.0\n0.1\x1b[2J\u{202e}".into()));
-    assert_eq!(d.app.filter_input.as_deref(), Some("127.0 0.1 [2J"));
+    assert_eq!(d.app.filter_being_typed(), Some("127.0 0.1 [2J"));
     // Megabytes pasted: the filter stops at a sane length.
     d.handle(Event::Paste("x".repeat(1 << 20)));
-    let len = d.app.filter_input.as_ref().unwrap().chars().count();
+    let len = d.app.filter_being_typed().unwrap().chars().count();
     assert_eq!(len, 200, "the filter's limit");
     let t = render(&mut d, 100, 24);
     assert_eq!(offending(&screen(&t).join("\n")), Vec::<char>::new());
@@ -242,5 +242,5 @@ fn a_paste_goes_into_the_filter_as_one_clean_bounded_line() {
     for _ in 0..300 {
         d.handle(ch('y'));
     }
-    assert_eq!(d.app.filter_input.as_ref().unwrap().chars().count(), len);
+    assert_eq!(d.app.filter_being_typed().unwrap().chars().count(), len);
 }

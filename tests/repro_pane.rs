@@ -21,7 +21,7 @@ use selfconn_tui::tui::pane::PaneId;
 use selfconn_tui::tui::repro::{
     Field, MAX_ATTEMPTS, MAX_TIME, Note, Pace, Purpose, ReproRequest, ReproUpdate,
 };
-use selfconn_tui::tui::repro_runner::{ReproRunner, is_free};
+use selfconn_tui::tui::repro::{ReproRunner, is_free};
 use selfconn_tui::tui::theme::Theme;
 
 /// The port of the fixed runs: even, inside the default range, free in the
@@ -64,16 +64,16 @@ fn opened(theme: Theme) -> Dashboard {
     d.handle(ch('r'));
     assert!(
         matches!(
-            d.app.outbox.as_slice(),
+            d.app.requests(),
             [Request::Repro(ReproRequest::Suggest {
                 purpose: Purpose::Open,
                 ..
             })]
         ),
         "{:?}",
-        d.app.outbox
+        d.app.requests()
     );
-    d.app.outbox.clear();
+    d.app.take_requests();
     update(
         &mut d,
         ReproUpdate::Suggested {
@@ -92,9 +92,9 @@ fn running(theme: Theme) -> Dashboard {
     d.handle(key(KeyCode::Tab));
     d.handle(key(KeyCode::Left));
     d.handle(key(KeyCode::Left));
-    assert_eq!(d.app.repro.slots[0].pace, Pace::PerSec(1000));
+    assert_eq!(d.app.repro().slot(0).pace(), Pace::PerSec(1000));
     d.handle(key(KeyCode::Enter));
-    let start = d.app.outbox.drain(..).collect::<Vec<_>>();
+    let start = d.app.take_requests();
     assert_eq!(
         start,
         vec![Request::Repro(ReproRequest::Start {
@@ -175,16 +175,16 @@ fn succeeded(theme: Theme) -> Dashboard {
 fn duel(theme: Theme) -> Dashboard {
     let mut d = opened(theme);
     d.handle(ch('p'));
-    assert!(d.app.repro.duel);
+    assert!(d.app.repro().is_duel());
     assert!(matches!(
-        d.app.outbox.as_slice(),
+        d.app.requests(),
         [Request::Repro(ReproRequest::Suggest {
             purpose: Purpose::ParityDuel,
             prefer: Some(PORT),
             ..
         })]
     ));
-    d.app.outbox.clear();
+    d.app.take_requests();
     update(
         &mut d,
         ReproUpdate::Suggested {
@@ -192,9 +192,9 @@ fn duel(theme: Theme) -> Dashboard {
             port: Some(PORT),
         },
     );
-    assert_eq!(d.app.repro.slots[1].port, (PORT + 1).to_string());
+    assert_eq!(d.app.repro().slot(1).port(), (PORT + 1).to_string());
     d.handle(key(KeyCode::Enter));
-    let starts: Vec<_> = d.app.outbox.drain(..).collect();
+    let starts: Vec<_> = d.app.take_requests();
     assert_eq!(starts.len(), 2, "both loops start: {starts:?}");
     for (slot, port) in [(0, PORT), (1, PORT + 1)] {
         update(
@@ -285,7 +285,7 @@ fn bad_input_says_why_and_starts_nothing() {
     let mut d = opened(Theme::default_dark());
     d.handle(ch('0'));
     d.handle(key(KeyCode::Enter));
-    assert!(d.app.outbox.is_empty(), "{:?}", d.app.outbox);
+    assert!(d.app.requests().is_empty(), "{:?}", d.app.requests());
     let t = render(&mut d, 120, 40);
     insta::assert_snapshot!("bad_port_120x40", t.backend());
     let t = render(&mut d, 80, 24);
@@ -294,15 +294,37 @@ fn bad_input_says_why_and_starts_nothing() {
 }
 
 #[test]
-fn the_pane_degrades_at_small_sizes_and_never_panics() {
-    let makers: [fn(Theme) -> Dashboard; 4] = [opened, running, succeeded, duel];
-    for make in makers {
-        for (w, h) in [(60, 15), (61, 16), (70, 20), (100, 30), (200, 60), (30, 10)] {
+fn the_pane_degrades_at_small_sizes_and_says_what_matters_at_each() {
+    // Each state with what must stay on screen at every usable size.
+    type Maker = fn(Theme) -> Dashboard;
+    let makers: [(Maker, &[&str]); 4] = [
+        (opened, &["▶ Repro", "port 46384", "mode fresh"]),
+        (running, &["● RUNNING", "port 46384", "ATTEMPTS"]),
+        (
+            succeeded,
+            &["◆ CONNECTED TO ITSELF", "port 46384", "ATTEMPTS"],
+        ),
+        (duel, &["● RUNNING", "port 46384", "ATTEMPTS"]),
+    ];
+    for (make, markers) in makers {
+        for (w, h) in [(60, 15), (61, 16), (70, 20), (100, 30), (200, 60)] {
             let mut d = make(Theme::default_dark());
-            let _ = render(&mut d, w, h);
+            let shown = text(&mut d, w, h);
+            for m in markers {
+                assert!(shown.contains(m), "{m:?} at {w}x{h}:\n{shown}");
+            }
             d.handle(ch('?'));
-            let _ = render(&mut d, w, h);
+            let shown = text(&mut d, w, h);
+            assert!(
+                shown.contains(" Keys ") && shown.contains("quit (the terminal is restored)"),
+                "help at {w}x{h}:\n{shown}"
+            );
         }
+        // Below the minimum: a message, also with help asked for.
+        let mut d = make(Theme::default_dark());
+        assert!(text(&mut d, 30, 10).contains("Terminal too small: 30×10"));
+        d.handle(ch('?'));
+        assert!(text(&mut d, 30, 10).contains("Terminal too small: 30×10"));
     }
     let mut d = running(Theme::default_dark());
     let small = text(&mut d, 60, 15);
@@ -310,6 +332,74 @@ fn the_pane_degrades_at_small_sizes_and_never_panics() {
         small.contains("12,300"),
         "plain numbers when small:\n{small}"
     );
+}
+
+#[test]
+fn the_pane_names_its_own_fields_not_command_line_options() {
+    let mut d = opened(Theme::default_dark());
+    d.handle(key(KeyCode::Backspace));
+    d.handle(ctrl('u'));
+    typed_into(&mut d, "46385");
+    let shown = text(&mut d, 120, 40);
+    assert!(
+        shown.contains("or mode bind-first."),
+        "the odd port's advice names the mode field:\n{shown}"
+    );
+    assert!(!shown.contains("--mode"), "{shown}");
+    // Outside the range: only an explicit bind, named as the field.
+    d.handle(ctrl('u'));
+    typed_into(&mut d, "8080");
+    let shown = text(&mut d, 120, 40);
+    assert!(shown.contains("so only mode bind"), "{shown}");
+    assert!(!shown.contains("--"), "{shown}");
+}
+
+#[test]
+fn a_target_held_by_a_self_connection_is_said_before_and_after_a_run() {
+    // The fixture's flaky client is connected to itself on 44600.
+    let mut d = opened(Theme::default_dark());
+    typed_into(&mut d, "44600");
+    let shown = text(&mut d, 120, 40);
+    assert!(
+        shown.contains("127.0.0.1:44600 is already connected to itself (a run holding it, or a"),
+        "before:\n{shown}"
+    );
+    assert!(
+        shown.contains("✖ 127.0.0.1:44600"),
+        "marked as never:\n{shown}"
+    );
+    d.handle(key(KeyCode::Enter));
+    assert_eq!(d.app.take_requests().len(), 1, "it may still be started");
+    update(
+        &mut d,
+        ReproUpdate::Started {
+            slot: 0,
+            config: config(44600, Mode::Fresh, None),
+        },
+    );
+    let stats = Snapshot {
+        stage: Stage::LimitReached,
+        attempts: 5000,
+        refused: 5000,
+        elapsed: Duration::from_secs(2),
+        ..Snapshot::default()
+    };
+    update(
+        &mut d,
+        ReproUpdate::Ended {
+            slot: 0,
+            end: End::TimeLimit,
+            stats,
+            held: false,
+        },
+    );
+    let shown = text(&mut d, 120, 40);
+    assert!(
+        shown.contains("127.0.0.1:44600 is connected to itself and holds the port"),
+        "after:\n{shown}"
+    );
+    assert!(!shown.contains("did not hand out"), "{shown}");
+    assert!(!shown.contains("Start it again"), "{shown}");
 }
 
 #[test]
@@ -346,7 +436,7 @@ fn no_colour_and_high_contrast() {
 fn the_self_connection_is_marked_in_the_table_until_and_after_it_closes() {
     let mut d = succeeded(Theme::default_dark());
     assert!(
-        d.app.outbox.contains(&Request::Rescan),
+        d.app.requests().contains(&Request::Rescan),
         "the table is rescanned at once"
     );
     let mut sockets = busy_sockets();
@@ -389,15 +479,15 @@ fn the_self_connection_is_marked_in_the_table_until_and_after_it_closes() {
     );
 
     // c closes it: asked of the runner, then the table shows TIME_WAIT.
-    d.app.outbox.clear();
+    d.app.take_requests();
     d.handle(ch('c'));
     assert_eq!(
-        d.app.outbox,
+        d.app.requests(),
         vec![Request::Repro(ReproRequest::CloseSocket { slot: 0 })]
     );
-    d.app.outbox.clear();
+    d.app.take_requests();
     update(&mut d, ReproUpdate::Closed { slot: 0 });
-    assert_eq!(d.app.outbox, vec![Request::Rescan]);
+    assert_eq!(d.app.requests(), vec![Request::Rescan]);
     let last = sockets.last_mut().unwrap();
     last.entry.state = TcpState::TimeWait;
     last.owner = selfconn_tui::core::snapshot::Owner::Unknown(
@@ -422,36 +512,36 @@ fn the_self_connection_is_marked_in_the_table_until_and_after_it_closes() {
 #[test]
 fn keys_edit_the_form() {
     let mut d = opened(Theme::default_dark());
-    let st = |d: &Dashboard| d.app.repro.slots[0].clone();
+    let st = |d: &Dashboard| d.app.repro().slot(0).clone();
     // The first digit replaces the suggestion, the next ones append.
     for c in "44600".chars() {
         d.handle(ch(c));
     }
-    assert_eq!(st(&d).port, "44600");
+    assert_eq!(st(&d).port(), "44600");
     d.handle(key(KeyCode::Backspace));
     d.handle(ch('2'));
-    assert_eq!(st(&d).port, "44602");
+    assert_eq!(st(&d).port(), "44602");
     // Letters in the port field are keys, not text: `d` opens the duel.
     d.handle(ch('d'));
-    assert!(d.app.repro.duel);
+    assert!(d.app.repro().is_duel());
     d.handle(ch('d'));
-    assert!(!d.app.repro.duel);
-    d.app.outbox.clear();
+    assert!(!d.app.repro().is_duel());
+    d.app.take_requests();
     // Tab to the host: letters are text there (q does not quit).
     d.handle(key(KeyCode::Tab));
-    assert_eq!(d.app.repro.focus, (0, Field::Host));
+    assert_eq!(d.app.repro().focus(), (0, Field::Host));
     for c in "localhost".chars() {
         d.handle(ch(c));
     }
     d.handle(ch('q'));
-    assert!(!d.app.quit);
-    assert_eq!(st(&d).host, "localhostq");
+    assert!(!d.app.wants_quit());
+    assert_eq!(st(&d).host(), "localhostq");
     d.handle(key(KeyCode::Backspace));
     // ← → in the host field go through the presets.
     d.handle(key(KeyCode::Right));
-    assert_eq!(st(&d).host, "127.0.0.1");
+    assert_eq!(st(&d).host(), "127.0.0.1");
     d.handle(key(KeyCode::Right));
-    assert_eq!(st(&d).host, "::1");
+    assert_eq!(st(&d).host(), "::1");
     // ↓ to the mode; → cycles it.
     d.handle(key(KeyCode::Down));
     for want in [
@@ -462,26 +552,26 @@ fn keys_edit_the_form() {
         Mode::Fresh,
     ] {
         d.handle(key(KeyCode::Right));
-        assert_eq!(st(&d).mode, want);
+        assert_eq!(st(&d).mode(), want);
     }
     d.handle(key(KeyCode::Left));
-    assert_eq!(st(&d).mode, Mode::Guarded);
+    assert_eq!(st(&d).mode(), Mode::Guarded);
     // The pace.
     d.handle(ch('j'));
     d.handle(key(KeyCode::Right));
-    assert_eq!(st(&d).pace, Pace::PerSec(10));
+    assert_eq!(st(&d).pace(), Pace::PerSec(10));
     // Tab after the last field leaves the pane; Shift-Tab comes back to it.
     d.handle(key(KeyCode::Tab));
-    assert_eq!(d.app.focus, PaneId::Sockets);
+    assert_eq!(d.app.focus(), PaneId::Sockets);
     d.handle(key(KeyCode::BackTab));
-    assert_eq!(d.app.focus, PaneId::Repro);
-    assert_eq!(d.app.repro.focus, (0, Field::Pace));
+    assert_eq!(d.app.focus(), PaneId::Repro);
+    assert_eq!(d.app.repro().focus(), (0, Field::Pace));
     // ? still opens help; q quits outside a text field.
     d.handle(ch('?'));
-    assert!(d.app.help);
+    assert!(d.app.help_open());
     d.handle(key(KeyCode::Esc));
     d.handle(ch('q'));
-    assert!(d.app.quit);
+    assert!(d.app.wants_quit());
 }
 
 #[test]
@@ -496,17 +586,21 @@ fn bad_ports_are_refused_with_a_message() {
         d.handle(ctrl('u'));
         typed_into(&mut d, typed);
         d.handle(ch('s'));
-        assert!(d.app.outbox.is_empty(), "{typed}: {:?}", d.app.outbox);
-        let slot = &d.app.repro.slots[0];
-        assert!(!slot.starting && slot.run.is_none());
-        match &slot.note {
+        assert!(
+            d.app.requests().is_empty(),
+            "{typed}: {:?}",
+            d.app.requests()
+        );
+        let slot = &d.app.repro().slot(0);
+        assert!(!slot.is_starting() && slot.run().is_none());
+        match slot.note() {
             Some(Note::Error(m)) => assert!(m.contains(says), "{typed}: {m}"),
             other => panic!("{typed}: {other:?}"),
         }
         assert!(text(&mut d, 100, 30).contains(says));
         // Typing again clears the message.
         d.handle(ch('1'));
-        assert!(d.app.repro.slots[0].note.is_none());
+        assert!(d.app.repro().slot(0).note().is_none());
     }
 }
 
@@ -552,10 +646,7 @@ fn free_port_outside_range() -> u16 {
 }
 
 fn ended(d: &Dashboard) -> Option<End> {
-    d.app.repro.slots[0]
-        .run
-        .as_ref()
-        .and_then(|r| r.end.clone())
+    d.app.repro().slot(0).run().and_then(|r| r.end.clone())
 }
 
 #[test]
@@ -564,10 +655,16 @@ fn the_real_engine_connects_to_itself_and_c_closes_the_socket() {
     let mut runner = ReproRunner::new();
     d.handle(ch('r'));
     pump(&mut d, &mut runner, "a suggested port", |d| {
-        !d.app.repro.slots[0].port.is_empty()
+        !d.app.repro().slot(0).port().is_empty()
     });
-    let suggested = d.app.repro.slots[0].port_number().expect("a port");
-    assert!((32768..=60999).contains(&suggested) || common::port_range() != (32768, 60999));
+    // Inside this host's real range, with connect()'s parity, free.
+    let suggested = d.app.repro().slot(0).port_number().expect("a port");
+    let (low, high) = common::port_range();
+    assert!(
+        (low..=high).contains(&suggested),
+        "{suggested} in {low}-{high}"
+    );
+    assert_eq!((suggested - low) % 2, 0, "{suggested}: connect()'s parity");
     assert!(is_free(IpAddr::V4(Ipv4Addr::LOCALHOST), suggested));
 
     // bind mode on a free port: connected to itself on the first attempt.
@@ -577,7 +674,7 @@ fn the_real_engine_connects_to_itself_and_c_closes_the_socket() {
     d.handle(key(KeyCode::Tab));
     d.handle(key(KeyCode::Right));
     d.handle(key(KeyCode::Right));
-    assert_eq!(d.app.repro.slots[0].mode, Mode::Bind);
+    assert_eq!(d.app.repro().slot(0).mode(), Mode::Bind);
     d.handle(key(KeyCode::Enter));
     pump(&mut d, &mut runner, "the self-connection", |d| {
         ended(d).is_some()
@@ -589,8 +686,8 @@ fn the_real_engine_connects_to_itself_and_c_closes_the_socket() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(d.app.repro.slots[0].holds_socket());
-    assert!(d.app.outbox.is_empty(), "the rescan was handed out");
+    assert!(d.app.repro().slot(0).holds_socket());
+    assert!(d.app.requests().is_empty(), "the rescan was handed out");
 
     // A real scan of this namespace: the row is there, marked.
     let mut scanner = Scanner::new(ScanOptions {
@@ -619,7 +716,7 @@ fn the_real_engine_connects_to_itself_and_c_closes_the_socket() {
 
     d.handle(ch('c'));
     pump(&mut d, &mut runner, "the socket closed", |d| {
-        !d.app.repro.slots[0].holds_socket()
+        !d.app.repro().slot(0).holds_socket()
     });
     let (_, state) = find(&mut scanner);
     assert_eq!(state, Some(TcpState::TimeWait), "closed: TIME_WAIT");
@@ -631,7 +728,7 @@ fn x_stops_a_running_loop_and_quitting_joins_it() {
     let mut runner = ReproRunner::new();
     d.handle(ch('r'));
     pump(&mut d, &mut runner, "a suggested port", |d| {
-        !d.app.repro.slots[0].port.is_empty()
+        !d.app.repro().slot(0).port().is_empty()
     });
     let port = free_port_outside_range();
     typed_into(&mut d, &port.to_string());
@@ -641,27 +738,28 @@ fn x_stops_a_running_loop_and_quitting_joins_it() {
     d.handle(key(KeyCode::Left));
     d.handle(key(KeyCode::Left));
     d.handle(key(KeyCode::Left));
-    assert_eq!(d.app.repro.slots[0].pace, Pace::PerSec(100));
+    assert_eq!(d.app.repro().slot(0).pace(), Pace::PerSec(100));
     d.handle(key(KeyCode::Enter));
     pump(&mut d, &mut runner, "some attempts", |d| {
-        d.app.repro.slots[0]
-            .run
-            .as_ref()
+        d.app
+            .repro()
+            .slot(0)
+            .run()
             .is_some_and(|r| r.stats.attempts >= 5)
     });
-    assert!(d.app.repro.any_running());
+    assert!(d.app.repro().any_running());
     assert!(text(&mut d, 120, 40).contains("RUNNING"));
     d.handle(ch('x'));
     pump(&mut d, &mut runner, "the stop", |d| ended(d).is_some());
     assert_eq!(ended(&d), Some(End::Stopped));
     assert!(!runner.is_active());
-    let run = d.app.repro.slots[0].run.clone().unwrap();
+    let run = d.app.repro().slot(0).run().cloned().unwrap();
     assert!(run.stats.refused >= 5, "{:?}", run.stats);
 
     // Running again, then the runner goes (as on quit): it stops and joins.
     d.handle(key(KeyCode::Enter));
     pump(&mut d, &mut runner, "the second run", |d| {
-        d.app.repro.any_running()
+        d.app.repro().any_running()
     });
     let t0 = Instant::now();
     drop(runner);
@@ -678,17 +776,17 @@ fn a_foreign_host_is_refused_and_no_loop_starts() {
     let mut runner = ReproRunner::new();
     d.handle(ch('r'));
     pump(&mut d, &mut runner, "a suggested port", |d| {
-        !d.app.repro.slots[0].port.is_empty()
+        !d.app.repro().slot(0).port().is_empty()
     });
     d.handle(key(KeyCode::Tab));
     typed_into(&mut d, "8.8.8.8");
     d.handle(key(KeyCode::Enter));
     pump(&mut d, &mut runner, "the refusal", |d| {
-        !d.app.repro.slots[0].starting
+        !d.app.repro().slot(0).is_starting()
     });
-    let slot = &d.app.repro.slots[0];
-    assert!(slot.run.is_none());
-    match &slot.note {
+    let slot = &d.app.repro().slot(0);
+    assert!(slot.run().is_none());
+    match slot.note() {
         Some(Note::Error(m)) => assert!(m.contains("not an address of this machine"), "{m}"),
         other => panic!("{other:?}"),
     }

@@ -3,7 +3,6 @@
 
 use std::collections::VecDeque;
 use std::io::{IsTerminal, Write};
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,16 +11,15 @@ use std::time::{Duration, Instant};
 use clap::builder::PossibleValue;
 use clap::{Args, ValueEnum};
 
-use crate::core::ports::PortPolicy;
 use crate::core::sanitize::terminal_safe_cut;
 use crate::report::error_json::{ErrorJson, ErrorKind};
 use crate::report::{repro_json, repro_text};
-use crate::repro::explain::{Likelihood, prospect};
+use crate::repro::explain::{TargetFacts, prospect};
+use crate::repro::facts::read_target_facts;
 use crate::repro::pace::{MAX_RATE, MIN_RATE};
 use crate::repro::{
     Config, Counters, End, Mode, Outcome, ReproHandle, SelfConnection, Target, parse_port,
 };
-use crate::sys::procnet::{NetFiles, read_policy};
 
 #[derive(Debug, Clone, Args)]
 #[command(after_help = "\
@@ -131,9 +129,10 @@ pub fn run(args: ReproArgs) -> ExitCode {
     if let Err(e) = config.check() {
         return fail(json, &e, &e);
     }
-    // The namespace's range and reserved list, for the explanations. When
+    // The namespace's range and reserved list, and whether a socket
+    // connected to itself holds the target, for the explanations. When
     // they cannot be read, the kernel defaults stand in.
-    let policy = read_policy(&NetFiles::own(Path::new("/proc")), &mut Vec::new());
+    let facts = read_target_facts(config.target.addr());
 
     let stop = match stop_on_signals() {
         Ok(stop) => stop,
@@ -147,9 +146,7 @@ pub fn run(args: ReproArgs) -> ExitCode {
     };
 
     let live = std::io::stderr().is_terminal();
-    if live {
-        announce(&config, &policy);
-    }
+    announce(&config, &facts, live);
     let handle =
         match ReproHandle::spawn_with(config.clone(), Arc::new(Counters::new()), stop.clone()) {
             Ok(h) => h,
@@ -162,6 +159,15 @@ pub fn run(args: ReproArgs) -> ExitCode {
             }
         };
     let mut outcome = watch(handle, &config, live);
+    // Read again: the target may have been taken (or freed) meanwhile;
+    // not after a self-connect, whose own socket holds it now.
+    let facts = match outcome.is_self_connected() {
+        true => facts,
+        false => TargetFacts {
+            held_by: read_target_facts(config.target.addr()).held_by,
+            ..facts
+        },
+    };
 
     let code = match &outcome.end {
         End::SelfConnected { .. } => ExitCode::SUCCESS,
@@ -175,10 +181,10 @@ pub fn run(args: ReproArgs) -> ExitCode {
         }
     }
     let text = if json {
-        format!("{}\n", repro_json::to_json(&config, &outcome, &policy))
+        format!("{}\n", repro_json::to_json(&config, &outcome, &facts))
     } else {
         let colour = crate::colour::colour_wanted(std::io::stdout().is_terminal());
-        repro_text::render(&config, &outcome, &policy, colour)
+        repro_text::render(&config, &outcome, &facts, colour)
     };
     if let Err(e) = super::write_stdout(&text) {
         // stdout itself failed: no JSON can be written there.
@@ -218,8 +224,18 @@ fn hold(conn: SelfConnection, stop: &AtomicBool) {
 }
 
 /// On a terminal: what is about to happen, and a warning when the mode
-/// cannot (or is unlikely to) reach the port.
-fn announce(config: &Config, policy: &PortPolicy) {
+/// cannot (or is unlikely to) reach the port. A target already held by a
+/// socket connected to itself is said in any case: the run cannot succeed.
+fn announce(config: &Config, facts: &TargetFacts, live: bool) {
+    let p = prospect(facts, config.mode, config.target.port());
+    let note = repro_text::worth_a_note(&p)
+        .then(|| repro_text::prospect_words(&p, &repro_text::CLI_TERMS));
+    if !live {
+        if let Some(note) = note.filter(|_| facts.held_by.is_some()) {
+            eprintln!("Note: {note}");
+        }
+        return;
+    }
     let pace = match config.rate {
         Some(r) => format!("{r} attempts/s"),
         None => "as fast as possible".to_string(),
@@ -232,9 +248,12 @@ fn announce(config: &Config, policy: &PortPolicy) {
         config.max_attempts,
         config.max_time.as_secs_f64()
     );
-    let p = prospect(policy, config.mode, config.target.port());
-    if p.likelihood != Likelihood::Expected {
-        eprintln!("Note: {}", p.why);
+    let p = prospect(facts, config.mode, config.target.port());
+    if repro_text::worth_a_note(&p) {
+        eprintln!(
+            "Note: {}",
+            repro_text::prospect_words(&p, &repro_text::CLI_TERMS)
+        );
     }
 }
 

@@ -6,20 +6,29 @@
 
 use crossterm::event::KeyCode;
 
-use crate::tui::keymap::{self, Action, Binding, KEYMAP, Key, Scope};
+use crate::tui::keymap::{self, Binding, Command, KEYMAP, Key, Scope};
 
 /// One `[keys]` entry, checked on its own (clashes are checked by [`check`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeySetting {
-    pub action: Action,
+    pub action: Command,
     pub keys: Vec<Key>,
     pub line: usize,
 }
 
-/// The file's name for an action: its variant in snake case.
-pub fn action_name(action: Action) -> String {
-    let mut out = String::new();
-    for (i, c) in format!("{action:?}").chars().enumerate() {
+/// The file's name for an action: its variant in snake case, prefixed by
+/// its scope outside the global keys (`repro_start`, `filter_keep`).
+pub fn action_name(action: Command) -> String {
+    let (prefix, variant) = match action {
+        Command::Global(a) => ("", format!("{a:?}")),
+        Command::Repro(a) => ("repro_", format!("{a:?}")),
+        Command::Edit(e) => ("edit_", format!("{e:?}")),
+        Command::Filter(a) => ("filter_", format!("{a:?}")),
+    };
+    // `Insert('x')` and the like: only the variant's name.
+    let variant = variant.split('(').next().unwrap_or_default();
+    let mut out = prefix.to_string();
+    for (i, c) in variant.chars().enumerate() {
         if c.is_ascii_uppercase() && i > 0 {
             out.push('_');
         }
@@ -29,13 +38,13 @@ pub fn action_name(action: Action) -> String {
 }
 
 fn action_named(name: &str) -> Option<&'static Binding> {
-    KEYMAP.iter().find(|b| action_name(b.action) == name)
+    KEYMAP.iter().find(|b| action_name(b.command) == name)
 }
 
 /// Checks one entry: `action = ["key", ...]`.
 pub fn parse_entry(action: &str, keys: &[String], line: usize) -> Result<KeySetting, String> {
     let Some(binding) = action_named(action) else {
-        let names: Vec<String> = KEYMAP.iter().map(|b| action_name(b.action)).collect();
+        let names: Vec<String> = KEYMAP.iter().map(|b| action_name(b.command)).collect();
         return Err(format!(
             "unknown action (expected one of: {})",
             names.join(", ")
@@ -53,7 +62,7 @@ pub fn parse_entry(action: &str, keys: &[String], line: usize) -> Result<KeySett
         parsed.push(key);
     }
     Ok(KeySetting {
-        action: binding.action,
+        action: binding.command,
         keys: parsed,
         line,
     })
@@ -65,18 +74,18 @@ pub fn check(settings: &[KeySetting]) -> Result<(), (usize, String, String)> {
     let table = effective(settings);
     for (i, (b, keys)) in table.iter().enumerate() {
         for (other, other_keys) in &table[..i] {
-            if other.scope != b.scope {
+            if other.scope() != b.scope() {
                 continue;
             }
             let Some(k) = keys.iter().find(|k| other_keys.contains(k)) else {
                 continue;
             };
             // Blame an entry of the file: the later one when both are.
-            let mine = |a: Action| settings.iter().find(|s| s.action == a);
-            let (culprit, victim) = match (mine(b.action), mine(other.action)) {
-                (Some(s), Some(o)) if o.line > s.line => (o, b.action),
-                (Some(s), _) => (s, other.action),
-                (None, Some(o)) => (o, b.action),
+            let mine = |a: Command| settings.iter().find(|s| s.action == a);
+            let (culprit, victim) = match (mine(b.command), mine(other.command)) {
+                (Some(s), Some(o)) if o.line > s.line => (o, b.command),
+                (Some(s), _) => (s, other.command),
+                (None, Some(o)) => (o, b.command),
                 (None, None) => continue,
             };
             return Err((
@@ -86,7 +95,7 @@ pub fn check(settings: &[KeySetting]) -> Result<(), (usize, String, String)> {
                     "{} is already bound to {}{}",
                     key_name(k),
                     action_name(victim),
-                    if b.scope == Scope::Repro {
+                    if b.scope() == Scope::Repro {
                         " in the repro pane"
                     } else {
                         ""
@@ -106,7 +115,7 @@ fn effective(settings: &[KeySetting]) -> Vec<(&'static Binding, Vec<Key>)> {
             let keys = settings
                 .iter()
                 .rev()
-                .find(|s| s.action == b.action)
+                .find(|s| s.action == b.command)
                 .map_or_else(|| b.keys.to_vec(), |s| s.keys.clone());
             (b, keys)
         })
@@ -237,10 +246,13 @@ mod tests {
                 assert_eq!(parse_key(&key_name(k)), Ok(*k), "{}", key_name(k));
                 assert_eq!(parse_key(&k.label()), Ok(*k), "help's label {}", k.label());
             }
-            let name = action_name(b.action);
-            assert_eq!(action_named(&name).map(|b| b.action), Some(b.action));
+            let name = action_name(b.command);
+            assert_eq!(action_named(&name).map(|b| b.command), Some(b.command));
         }
-        assert_eq!(action_name(Action::ReproParityDuel), "repro_parity_duel");
+        assert_eq!(
+            action_name(Command::Repro(keymap::ReproAction::ParityDuel)),
+            "repro_parity_duel"
+        );
         assert_eq!(
             parse_key("F5"),
             Ok(Key {

@@ -51,11 +51,11 @@ pub fn effective(l: &Layered) -> String {
     }
     let _ = writeln!(out, "\n[keys]");
     for b in KEYMAP {
-        let line = match l.keys().iter().find(|k| k.action == b.action) {
+        let line = match l.keys().iter().find(|k| k.action == b.command) {
             Some(k) => format!("{} # file {}:{}", key_list(&k.keys), file_name(l), k.line),
             None => format!("{} # default", key_list(b.keys)),
         };
-        let _ = writeln!(out, "{} = {line}", action_name(b.action));
+        let _ = writeln!(out, "{} = {line}", action_name(b.command));
     }
     out
 }
@@ -163,7 +163,7 @@ pub fn default_file(l: &Layered) -> String {
     );
     for b in KEYMAP {
         let _ = writeln!(out, "## {}", b.help);
-        let _ = writeln!(out, "# {} = {}", action_name(b.action), key_list(b.keys));
+        let _ = writeln!(out, "# {} = {}", action_name(b.command), key_list(b.keys));
     }
     out
 }

@@ -3,10 +3,9 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::core::ports::PortPolicy;
 use crate::report::error_json::ErrorJson;
 use crate::repro::counters::errno_name;
-use crate::repro::explain::{Likelihood, explain_end, prospect};
+use crate::repro::explain::{Likelihood, TargetFacts, prospect};
 use crate::repro::{Config, End, Outcome};
 
 #[derive(Debug, Serialize)]
@@ -56,7 +55,8 @@ pub struct ReproJson {
 }
 
 impl ReproJson {
-    pub fn new(config: &Config, outcome: &Outcome, policy: &PortPolicy) -> ReproJson {
+    pub fn new(config: &Config, outcome: &Outcome, facts: &TargetFacts) -> ReproJson {
+        let policy = &facts.policy;
         let port = config.target.port();
         let stats = &outcome.stats;
         let (local, peer, echo) = match &outcome.end {
@@ -64,7 +64,7 @@ impl ReproJson {
             End::ConnectedToOther { local, peer } => (Some(*local), Some(*peer), None),
             _ => (None, None, None),
         };
-        let pros = prospect(policy, config.mode, port);
+        let pros = prospect(facts, config.mode, port);
         ReproJson {
             host: config.target.host().to_string(),
             address: config.target.addr().to_string(),
@@ -101,7 +101,7 @@ impl ReproJson {
                 Likelihood::Unlikely => "unlikely",
                 Likelihood::Never => "never",
             },
-            notes: explain_end(policy, config.mode, port, &outcome.end, stats),
+            notes: super::repro_text::notes(config, outcome, facts),
             error: match &outcome.end {
                 End::Failed(e) => Some(ErrorJson::new(e, e)),
                 _ => None,
@@ -111,8 +111,8 @@ impl ReproJson {
 }
 
 /// The JSON text of a run.
-pub fn to_json(config: &Config, outcome: &Outcome, policy: &PortPolicy) -> String {
-    serde_json::to_string_pretty(&ReproJson::new(config, outcome, policy))
+pub fn to_json(config: &Config, outcome: &Outcome, facts: &TargetFacts) -> String {
+    serde_json::to_string_pretty(&ReproJson::new(config, outcome, facts))
         .unwrap_or_else(|e| format!("{{\"error\": \"cannot serialise the report: {e}\"}}"))
 }
 
@@ -133,7 +133,7 @@ mod tests {
         };
         let outcome = Outcome::failed(&config, error.clone(), &Counters::new());
         let doc: Value =
-            serde_json::from_str(&to_json(&config, &outcome, &PortPolicy::default())).unwrap();
+            serde_json::from_str(&to_json(&config, &outcome, &TargetFacts::default())).unwrap();
         assert_eq!(doc["result"], "failed");
         assert_eq!(
             doc["error"],

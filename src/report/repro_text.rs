@@ -1,14 +1,20 @@
-//! `repro`'s human output: the live progress line and the result in words.
+//! `repro`'s human output: the live progress line, the result in words,
+//! and the wording of [`crate::repro::explain`]'s advice. The sentences
+//! take [`Terms`]: the command line names its options (`--mode`,
+//! `--max-time`, `--hold`, [`CLI_TERMS`]); the dashboard's repro pane
+//! passes its own terms (the fields of its form), so neither front end
+//! rewrites the other's text.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use crossterm::style::Stylize;
 
-use crate::core::ports::PortPolicy;
 use crate::core::sanitize::terminal_safe;
-use crate::repro::explain::explain_end;
-use crate::repro::{Config, End, Outcome, Snapshot};
+use crate::repro::explain::{
+    EndAdvice, Likelihood, Pass, Prospect, Reason, TargetFacts, Try, explain_end,
+};
+use crate::repro::{Config, End, Mode, Outcome, Snapshot};
 
 /// `12345`, `95.2k`, `1.20M`: short numbers for a line that changes 10
 /// times a second.
@@ -110,7 +116,7 @@ pub fn headline_of(config: &Config, end: &End, s: &Snapshot) -> String {
 }
 
 /// The details under the headline: counts, then the explanation.
-pub fn details(config: &Config, outcome: &Outcome, policy: &PortPolicy) -> Vec<String> {
+pub fn details(config: &Config, outcome: &Outcome, facts: &TargetFacts) -> Vec<String> {
     let s = &outcome.stats;
     let mut counts = format!(
         "mode {} ({}); {} refused; source ports {} even / {} odd",
@@ -143,20 +149,212 @@ pub fn details(config: &Config, outcome: &Outcome, policy: &PortPolicy) -> Vec<S
         let _ = write!(counts, "; errors: {}", errors.join(", "));
     }
     let mut lines = vec![counts];
-    lines.extend(explain_end(
-        policy,
-        config.mode,
-        config.target.port(),
-        &outcome.end,
-        s,
-    ));
+    lines.extend(notes(config, outcome, facts));
     lines
+}
+
+/// How a front end names what the user can change.
+#[derive(Debug, Clone, Copy)]
+pub struct Terms {
+    /// A mode to choose: `--mode bind-first`, or `mode bind-first`.
+    pub mode: fn(Mode) -> String,
+    /// What to do when the limits came before the port: one sentence.
+    pub more_time: &'static str,
+    /// Who may hold a port connected to itself, besides the bug itself.
+    pub other_run: &'static str,
+}
+
+fn mode_option(m: Mode) -> String {
+    format!("--mode {}", m.name())
+}
+
+/// The command line's terms.
+pub const CLI_TERMS: Terms = Terms {
+    mode: mode_option,
+    more_time: "Raise --max-time or --max-attempts.",
+    other_run: "another run with --hold",
+};
+
+/// The advice on a run's end, in the command line's words (also the
+/// `notes` of the JSON report).
+pub fn notes(config: &Config, outcome: &Outcome, facts: &TargetFacts) -> Vec<String> {
+    let port = config.target.port();
+    explain_end(facts, config.mode, port, &outcome.end, &outcome.stats)
+        .map(|a| advice(&a, &CLI_TERMS))
+        .into_iter()
+        .collect()
+}
+
+/// "Try an even port such as 44602, or --mode bind-first."
+fn try_words(t: &Try, parity: Option<&str>, terms: &Terms) -> String {
+    let port = t.port.map(|p| match parity {
+        Some(par) => format!("{par} port such as {p}"),
+        None => p.to_string(),
+    });
+    let mode = t.mode.map(terms.mode);
+    match (port, mode) {
+        (Some(p), Some(m)) => format!(" Try {p}, or {m}."),
+        (Some(p), None) => format!(" Try {p}."),
+        (None, Some(m)) => format!(" Try {m}."),
+        (None, None) => String::new(),
+    }
+}
+
+/// What to expect, in one or two sentences.
+pub fn prospect_words(p: &Prospect, terms: &Terms) -> String {
+    let port = p.port;
+    match &p.reason {
+        Reason::Held { by } => format!(
+            "{by} is already connected to itself ({}, or a client that hit the bug): the kernel cannot pick {port} for this target until that socket closes.",
+            terms.other_run
+        ),
+        Reason::ExplicitBind => format!(
+            "bind mode sets the source port to {port} itself, so the first connect() is to itself, in the ephemeral range or not."
+        ),
+        Reason::OutsideRange { range } => format!(
+            "{port} is outside the ephemeral range {range}: the kernel never picks it as a source port, so only {} (an explicit bind) connects to itself there.",
+            (terms.mode)(Mode::Bind)
+        ),
+        Reason::Reserved => format!(
+            "{port} is in net.ipv4.ip_local_reserved_ports: the kernel never picks it as a source port, so only {} (an explicit bind) connects to itself there.",
+            (terms.mode)(Mode::Bind)
+        ),
+        Reason::ConnectWalk {
+            range,
+            parity,
+            count,
+        } => {
+            let first = parity.name();
+            format!(
+                "{port} is in the ephemeral range {range} and {first}, the parity connect() picks first: the kernel walks up through the {count} {first} ports in small random steps and usually reaches {port} within a pass or two (each step skips some ports, so a run can take several passes)."
+            )
+        }
+        Reason::ConnectOtherParity { low, first, other } => {
+            let (first_name, other_name) = (first.name(), other.name());
+            let instead = p
+                .instead
+                .map(|t| try_words(&t, Some(first.with_article()), terms))
+                .unwrap_or_default();
+            format!(
+                "{port} is {other_name}, but connect() picks {first_name} ports first (the parity of {low}, the range's low end, since Linux 4.6) and reaches {other_name} ones only when all {first_name} ports are taken.{instead}"
+            )
+        }
+        Reason::GuardCloses => format!(
+            "The kernel will hand out {port} as a source port, but the guard closes such a connection and retries, as Go's dialer does: the run should end at a limit with the catches counted, never connected to itself."
+        ),
+        Reason::BindFirstLottery { other, count } => format!(
+            "bind(0) picks {} ports first, at random, and {port} is one of the {count}: expect a self-connect after about {count} attempts (a lottery, not a walk).",
+            other.name()
+        ),
+        Reason::BindFirstOtherParity { first, other } => {
+            let instead = p
+                .instead
+                .map(|t| try_words(&t, None, terms))
+                .unwrap_or_default();
+            format!(
+                "bind(0) picks {other} ports first (the other parity than connect()); {port} is {first}, which bind(0) reaches only when all {other} ports are taken.{instead}",
+                other = other.name(),
+                first = first.name()
+            )
+        }
+    }
+}
+
+/// Whether a prospect deserves a note before the run.
+pub fn worth_a_note(p: &Prospect) -> bool {
+    p.likelihood != Likelihood::Expected
+}
+
+/// "at 1.5 attempts/s a pass over the 14116 ports takes about 2.6 h".
+pub fn pass_words(pass: &Pass) -> String {
+    let rate = if pass.rate.fract() == 0.0 {
+        format!("{:.0}", pass.rate)
+    } else {
+        format!("{:.1}", pass.rate)
+    };
+    let unit = if pass.rate == 1.0 {
+        "attempt"
+    } else {
+        "attempts"
+    };
+    format!(
+        "at {rate} {unit}/s a pass over the {} ports takes about {}",
+        pass.ports,
+        duration_words(pass.secs())
+    )
+}
+
+/// `9.4 s`, `157 min`, `2.6 h`.
+pub fn duration_words(secs: f64) -> String {
+    if secs < 120.0 {
+        format!("{secs:.1} s")
+    } else if secs < 2.0 * 3600.0 {
+        format!("{:.0} min", secs / 60.0)
+    } else {
+        format!("{:.1} h", secs / 3600.0)
+    }
+}
+
+/// Why errors dominated, when the errno says.
+pub fn errno_cause(errno: &str) -> &'static str {
+    match errno {
+        "EADDRNOTAVAIL" => {
+            " (no free source port: too many sockets in TIME_WAIT, or a tiny range?)"
+        }
+        "EINPROGRESS" => {
+            " (no answer in time: the SYNs were dropped, by a firewall or by a listener whose accept queue is full)"
+        }
+        _ => "",
+    }
+}
+
+/// The advice on a run's end, in one or two sentences.
+pub fn advice(a: &EndAdvice, terms: &Terms) -> String {
+    match a {
+        EndAdvice::AtRisk {
+            port,
+            range,
+            reserve,
+        } => format!(
+            "A service on {port} is at risk while it is down: move it out of the ephemeral range {range}, or reserve the port: {reserve}"
+        ),
+        EndAdvice::ExplicitBindOnly { port } => format!(
+            "This took an explicit bind(): the kernel itself never picks {port} as a source port."
+        ),
+        EndAdvice::ListenerAnswered { peer } => format!(
+            "Something listens on {peer}, so connect() reached it. While it runs the port is never picked as a source port; the danger is the window when it is down or restarting and a client keeps retrying."
+        ),
+        EndAdvice::PortBound { addr } => format!(
+            "Something listens on {addr} or holds the port bound, so bind() to it failed. Stop it, or pick a free port."
+        ),
+        EndAdvice::MostlyErrors { errno } => {
+            format!("Most attempts failed with {errno}{}.", errno_cause(errno))
+        }
+        EndAdvice::GuardCaught { caught } => format!(
+            "The guard caught {caught} self-connection{} and closed {}: that is the fix working (Go's dialer does the same).",
+            if *caught == 1 { "" } else { "s" },
+            if *caught == 1 { "it" } else { "them" }
+        ),
+        EndAdvice::Held { port, by } => format!(
+            "{by} is connected to itself and holds the port: the kernel cannot pick {port} for this target until that socket closes (more time will not help). Close it (end the run that holds it, or `ss -K src {by} dst {by}` as root), or pick another port."
+        ),
+        EndAdvice::Prospect(p) => prospect_words(p, terms),
+        EndAdvice::NotYet { port, pass } => {
+            let pass = pass
+                .map(|p| format!("; {}", pass_words(&p)))
+                .unwrap_or_default();
+            format!(
+                "The kernel did not hand out {port} yet{pass}. {}",
+                terms.more_time
+            )
+        }
+    }
 }
 
 /// The whole result: the headline (in colour when asked), then the details
 /// indented. Made terminal-safe: they quote what a peer sent back and
 /// system error messages.
-pub fn render(config: &Config, outcome: &Outcome, policy: &PortPolicy, colour: bool) -> String {
+pub fn render(config: &Config, outcome: &Outcome, facts: &TargetFacts, colour: bool) -> String {
     let head = terminal_safe(&headline(config, outcome)).into_owned();
     let mut out = if !colour {
         head
@@ -171,7 +369,7 @@ pub fn render(config: &Config, outcome: &Outcome, policy: &PortPolicy, colour: b
         }
     };
     out.push('\n');
-    for line in details(config, outcome, policy) {
+    for line in details(config, outcome, facts) {
         let _ = writeln!(out, "  {}", terminal_safe(&line));
     }
     out
@@ -187,5 +385,50 @@ mod tests {
         assert_eq!(short_number(9999.4), "9999");
         assert_eq!(short_number(95_213.0), "95.2k");
         assert_eq!(short_number(1_200_000.0), "1.20M");
+    }
+
+    #[test]
+    fn a_pass_is_worded_with_the_rate_it_was_computed_from() {
+        let words = pass_words(&Pass {
+            rate: 1.0,
+            ports: 14116,
+        });
+        assert_eq!(
+            words,
+            "at 1 attempt/s a pass over the 14116 ports takes about 3.9 h"
+        );
+        let words = pass_words(&Pass {
+            rate: 1.5,
+            ports: 14116,
+        });
+        assert_eq!(
+            words,
+            "at 1.5 attempts/s a pass over the 14116 ports takes about 2.6 h"
+        );
+        let words = pass_words(&Pass {
+            rate: 95_000.0,
+            ports: 14116,
+        });
+        assert!(words.ends_with("takes about 0.1 s"), "{words}");
+    }
+
+    #[test]
+    fn the_command_line_names_its_options() {
+        let p = crate::repro::explain::prospect(&TargetFacts::default(), Mode::Fresh, 44601);
+        let words = prospect_words(&p, &CLI_TERMS);
+        assert!(
+            words.ends_with("Try an even port such as 44602, or --mode bind-first."),
+            "{words}"
+        );
+        let held: std::net::SocketAddr = "127.0.0.1:44600".parse().unwrap();
+        let words = advice(
+            &EndAdvice::Held {
+                port: 44600,
+                by: held,
+            },
+            &CLI_TERMS,
+        );
+        assert!(words.contains("cannot pick 44600"), "{words}");
+        assert!(!words.contains("raise --max-time"), "{words}");
     }
 }

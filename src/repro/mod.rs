@@ -24,6 +24,7 @@
 pub mod counters;
 pub mod engine;
 pub mod explain;
+pub mod facts;
 pub mod handle;
 pub mod mode;
 pub mod pace;

@@ -1,7 +1,11 @@
 //! The dashboard's state, and the one place where it changes
 //! ([`App::apply`]). Pure: time comes in as `now`, snapshots as values; no
-//! terminal and no threads here, so tests drive it directly.
+//! terminal and no threads here, so tests drive it directly. The fields
+//! are private: panes and the event loop read them through methods that
+//! say what they are, and change them only through [`Effect`]s (or the
+//! few methods the event loop calls on a scan, a resize or a tick).
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use chrono::{DateTime, Local};
@@ -9,11 +13,21 @@ use ratatui::layout::Rect;
 
 use super::pane::PaneId;
 use super::repro::{ReproEffect, ReproRequest, ReproState, ReproUpdate, ScanFacts};
+use super::text::append_typed;
+use super::text_input::{self, TextEdit};
 use super::theme::Theme;
 use super::tracker::Tracker;
 use super::view::{Filter, SearchIndex, Sort, TableView};
+use crate::core::ports::PortPolicy;
 use crate::core::snapshot::{Counts, Namespace, Snapshot, Socket};
+use crate::repro::explain::TargetFacts;
+use crate::repro::facts::held_by;
 use crate::sys::scanner::ScanFailure;
+
+mod queries;
+
+/// The longest filter, in characters (a paste may be megabytes).
+const FILTER_MAX_CHARS: usize = 200;
 
 /// From this many sockets a filter searches prepared texts.
 const SEARCH_INDEX_FROM: usize = 2000;
@@ -38,14 +52,19 @@ pub enum Effect {
     SortReverse,
     TogglePause,
     StartFilter,
+    /// Typing into the filter (it applies as it is typed).
+    EditFilter(TextEdit),
+    /// A paste into the filter being typed: one line, bounded.
+    PasteIntoFilter(String),
+    /// Keep the filter typed so far, and stop typing.
+    KeepFilter,
+    /// Clear the filter, and stop typing.
+    CancelFilter,
     /// Close what is open, else clear the filter.
     Clear,
     /// Show the details of the selection full size, or go back.
     ToggleDetails,
-    /// Open the repro pane (or focus it).
-    OpenRepro,
-    /// Stop the repro loops; when nothing runs, close the repro pane.
-    ReproBack,
+    /// A change of the repro pane (opening and closing it included).
     Repro(ReproEffect),
 }
 
@@ -84,50 +103,57 @@ pub struct ScanResult {
 
 #[derive(Debug)]
 pub struct App {
-    pub theme: Theme,
-    pub interval: Duration,
+    theme: Theme,
+    interval: Duration,
     /// The time the dashboard shows; set by the event loop (tests fix it).
-    pub now: DateTime<Local>,
+    now: DateTime<Local>,
     /// The snapshot on screen.
-    pub snapshot: Option<Snapshot>,
+    snapshot: Option<Snapshot>,
     /// Its counts (computed once per snapshot, not per frame).
-    pub counts: Option<Counts>,
+    counts: Option<Counts>,
     /// The newest snapshot, held back while paused.
-    pub pending: Option<Snapshot>,
-    pub paused_since: Option<DateTime<Local>>,
+    pending: Option<Snapshot>,
+    paused_since: Option<DateTime<Local>>,
     /// The last scan failed completely: when, and why.
-    pub failure: Option<(DateTime<Local>, String)>,
-    pub tracker: Tracker,
-    pub view: TableView,
+    failure: Option<(DateTime<Local>, String)>,
+    tracker: Tracker,
+    view: TableView,
     view_dirty: bool,
     /// The snapshot's search texts, built when a filter is first used on it.
     search: Option<SearchIndex>,
-    pub show_all: bool,
-    pub filter: Filter,
+    show_all: bool,
+    filter: Filter,
     /// Some while the filter is being typed.
-    pub filter_input: Option<String>,
-    pub sort: Sort,
-    pub focus: PaneId,
+    filter_input: Option<String>,
+    sort: Sort,
+    focus: PaneId,
     /// The Tab order (the dashboard's panes).
-    pub pane_order: Vec<PaneId>,
+    pane_order: Vec<PaneId>,
     /// A pane shown alone in the main area (Enter: details).
-    pub zoom: Option<PaneId>,
-    pub help: bool,
+    zoom: Option<PaneId>,
+    help: bool,
     /// The screen, as of the last draw or resize.
-    pub size: Rect,
+    size: Rect,
     /// Rows of the table on screen, as of the last layout.
-    pub table_rows: usize,
-    pub quit: bool,
-    pub full_redraw: bool,
-    pub scans_seen: u64,
+    table_rows: usize,
+    quit: bool,
+    full_redraw: bool,
+    scans_seen: u64,
     /// Requests for the event loop, oldest first.
-    pub outbox: Vec<Request>,
+    outbox: Vec<Request>,
     /// The repro pane: its forms, its runs, the self-connections it made.
-    pub repro: ReproState,
+    repro: ReproState,
 }
 
 impl App {
-    pub fn new(theme: Theme, interval: Duration, now: DateTime<Local>) -> App {
+    /// A dashboard with the panes of `tab_order` (the repro pane joins the
+    /// order when it opens).
+    pub fn new(
+        theme: Theme,
+        interval: Duration,
+        now: DateTime<Local>,
+        tab_order: Vec<PaneId>,
+    ) -> App {
         App {
             theme,
             interval,
@@ -146,7 +172,7 @@ impl App {
             filter_input: None,
             sort: Sort::default(),
             focus: PaneId::Sockets,
-            pane_order: vec![PaneId::Sockets, PaneId::Details, PaneId::Events],
+            pane_order: tab_order,
             zoom: None,
             help: false,
             size: Rect::new(0, 0, 80, 24),
@@ -159,36 +185,55 @@ impl App {
         }
     }
 
+    /// The latest scan (held back while paused, or on screen).
+    fn latest(&self) -> Option<&Snapshot> {
+        self.pending.as_ref().or(self.snapshot.as_ref())
+    }
+
+    /// The sockets of the tool's own namespace in the latest scan.
+    fn own_sockets(&self) -> impl Iterator<Item = &Socket> {
+        let snap = self.latest();
+        let own = snap.and_then(|s| s.namespaces.iter().position(|n| n.is_own));
+        snap.into_iter()
+            .flat_map(|s| s.sockets.iter())
+            .filter(move |s| Some(s.netns) == own)
+    }
+
     /// What the repro pane needs of the latest scan: the port policy and
     /// the ports in use in the tool's own namespace.
     pub fn scan_facts(&self) -> ScanFacts {
-        let Some(snap) = self.snapshot.as_ref().or(self.pending.as_ref()) else {
+        let Some(snap) = self.latest() else {
             return ScanFacts::default();
         };
-        let own = snap.namespaces.iter().position(|n| n.is_own);
-        let mut used: Vec<u16> = snap
-            .sockets
-            .iter()
-            .filter(|s| Some(s.netns) == own)
-            .map(|s| s.entry.local.port())
-            .collect();
+        let mut used: Vec<u16> = self.own_sockets().map(|s| s.entry.local.port()).collect();
         used.sort_unstable();
         used.dedup();
         ScanFacts {
-            policy: own.map(|i| snap.namespaces[i].policy.clone()),
+            policy: snap
+                .namespaces
+                .iter()
+                .find(|n| n.is_own)
+                .map(|n| n.policy.clone()),
             used,
         }
     }
 
     /// The port policy of the tool's own namespace (the kernel defaults
     /// before the first scan).
-    pub fn own_policy(&self) -> crate::core::ports::PortPolicy {
-        self.snapshot
-            .as_ref()
-            .or(self.pending.as_ref())
+    pub fn own_policy(&self) -> PortPolicy {
+        self.latest()
             .and_then(|s| s.namespaces.iter().find(|n| n.is_own))
             .map(|n| n.policy.clone())
             .unwrap_or_default()
+    }
+
+    /// What the latest scan says about a repro target: the policy, and a
+    /// socket connected to itself that holds it.
+    pub fn target_facts(&self, target: SocketAddr) -> TargetFacts {
+        TargetFacts {
+            policy: self.own_policy(),
+            held_by: held_by(self.own_sockets().map(|s| &s.entry), target),
+        }
     }
 
     /// Takes an answer of the repro runner.
@@ -308,37 +353,7 @@ impl App {
                 }
                 self.focus = p;
             }
-            Effect::CycleFocus(dir) => {
-                let n = self.pane_order.len();
-                let i = self
-                    .pane_order
-                    .iter()
-                    .position(|&p| p == self.focus)
-                    .unwrap_or(0);
-                let next = if dir >= 0 {
-                    (i + 1) % n
-                } else {
-                    (i + n - 1) % n
-                };
-                self.focus = self.pane_order[next];
-                if self.zoom.is_some() {
-                    self.zoom = Some(self.focus);
-                }
-                if self.focus == PaneId::Repro {
-                    // Entering the form: at its first field going forward,
-                    // its last going back.
-                    let fields = self.repro.fields();
-                    let at = if dir >= 0 {
-                        fields.first()
-                    } else {
-                        fields.last()
-                    };
-                    if let Some(&f) = at {
-                        self.repro.focus = f;
-                        self.repro.replace = true;
-                    }
-                }
-            }
+            Effect::CycleFocus(dir) => self.cycle_focus(dir),
             Effect::Select(m) => self.move_selection(m),
             Effect::SelectRow(i) => {
                 if let Some(snap) = &self.snapshot {
@@ -361,31 +376,16 @@ impl App {
                 self.sort.reversed = !self.sort.reversed;
                 self.rebuild_view();
             }
-            Effect::TogglePause => {
-                if self.paused_since.take().is_some() {
-                    if let Some(snap) = self.pending.take() {
-                        self.show(snap);
-                        self.rebuild_view();
-                    }
-                } else {
-                    self.paused_since = Some(self.now);
-                }
+            Effect::TogglePause => self.toggle_pause(),
+            Effect::StartFilter
+            | Effect::EditFilter(_)
+            | Effect::PasteIntoFilter(_)
+            | Effect::KeepFilter => self.edit_filter(effect),
+            Effect::CancelFilter => {
+                self.filter_input = None;
+                self.set_filter("");
             }
-            Effect::StartFilter => {
-                self.filter_input = Some(self.filter.text().to_string());
-            }
-            Effect::Clear => {
-                if self.help {
-                    self.help = false;
-                } else if self.zoom.is_some() {
-                    self.zoom = None;
-                    self.focus = PaneId::Sockets;
-                } else if self.filter.is_active() {
-                    self.set_filter("");
-                } else {
-                    return false;
-                }
-            }
+            Effect::Clear => return self.clear(),
             Effect::ToggleDetails => {
                 if self.zoom.is_some() {
                     self.zoom = None;
@@ -395,37 +395,117 @@ impl App {
                     self.focus = PaneId::Details;
                 }
             }
-            Effect::OpenRepro => {
-                if !self.repro.open {
-                    let requests = self.repro.open(&self.scan_facts());
-                    self.push_repro(requests);
-                    self.pane_order.push(PaneId::Repro);
-                }
-                self.zoom = None;
-                self.help = false;
-                self.focus = PaneId::Repro;
-            }
-            Effect::ReproBack => {
-                if self.repro.any_busy() {
-                    let requests = self.repro.stop_all();
-                    self.push_repro(requests);
-                } else {
-                    self.repro.open = false;
-                    self.pane_order.retain(|&p| p != PaneId::Repro);
-                    if self.focus == PaneId::Repro {
-                        self.focus = PaneId::Sockets;
-                    }
-                    if self.zoom == Some(PaneId::Repro) {
-                        self.zoom = None;
-                    }
-                }
-            }
-            Effect::Repro(e) => {
-                let requests = self.repro.apply(e, &self.scan_facts());
-                self.push_repro(requests);
-            }
+            Effect::Repro(e) => self.apply_repro(e),
         }
         true
+    }
+
+    fn cycle_focus(&mut self, dir: i8) {
+        let n = self.pane_order.len();
+        let i = self
+            .pane_order
+            .iter()
+            .position(|&p| p == self.focus)
+            .unwrap_or(0);
+        let next = if dir >= 0 {
+            (i + 1) % n
+        } else {
+            (i + n - 1) % n
+        };
+        self.focus = self.pane_order[next];
+        if self.zoom.is_some() {
+            self.zoom = Some(self.focus);
+        }
+        if self.focus == PaneId::Repro {
+            // Entering the form: at its first field going forward, its
+            // last going back.
+            self.apply_repro(ReproEffect::Enter(dir));
+        }
+    }
+
+    fn toggle_pause(&mut self) {
+        if self.paused_since.take().is_some() {
+            if let Some(snap) = self.pending.take() {
+                self.show(snap);
+                self.rebuild_view();
+            }
+        } else {
+            self.paused_since = Some(self.now);
+        }
+    }
+
+    /// Starting, typing and keeping the filter; it applies as it is typed.
+    fn edit_filter(&mut self, effect: Effect) {
+        match effect {
+            Effect::StartFilter => {
+                self.filter_input = Some(self.filter.text().to_string());
+            }
+            Effect::EditFilter(edit) => {
+                let mut text = self.filter_input.take().unwrap_or_default();
+                match edit {
+                    TextEdit::Insert(c) => {
+                        append_typed(&mut text, c.encode_utf8(&mut [0; 4]), FILTER_MAX_CHARS);
+                    }
+                    edit => text_input::apply(&mut text, edit),
+                }
+                self.set_filter(&text);
+                self.filter_input = Some(text);
+            }
+            Effect::PasteIntoFilter(pasted) => {
+                let mut text = self.filter_input.take().unwrap_or_default();
+                append_typed(&mut text, &pasted, FILTER_MAX_CHARS);
+                self.set_filter(&text);
+                self.filter_input = Some(text);
+            }
+            Effect::KeepFilter => {
+                if let Some(text) = self.filter_input.take() {
+                    self.set_filter(&text);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Esc: close what is open, else clear the filter; false when there
+    /// was nothing to do.
+    fn clear(&mut self) -> bool {
+        if self.help {
+            self.help = false;
+        } else if self.zoom.is_some() {
+            self.zoom = None;
+            self.focus = PaneId::Sockets;
+        } else if self.filter.is_active() {
+            self.set_filter("");
+        } else {
+            return false;
+        }
+        true
+    }
+
+    /// A change of the repro pane; the pane is in the Tab order while it
+    /// is open.
+    fn apply_repro(&mut self, effect: ReproEffect) {
+        let requests = self.repro.apply(effect, &self.scan_facts());
+        self.push_repro(requests);
+        if effect == ReproEffect::Open {
+            self.zoom = None;
+            self.help = false;
+            self.focus = PaneId::Repro;
+        }
+        let listed = self.pane_order.contains(&PaneId::Repro);
+        match (self.repro.is_open(), listed) {
+            (true, false) => self.pane_order.push(PaneId::Repro),
+            (false, true) => {
+                self.pane_order.retain(|&p| p != PaneId::Repro);
+                if self.focus == PaneId::Repro {
+                    self.focus = PaneId::Sockets;
+                }
+                if self.zoom == Some(PaneId::Repro) {
+                    self.zoom = None;
+                }
+            }
+            _ => {}
+        }
     }
 
     fn move_selection(&mut self, m: Motion) {

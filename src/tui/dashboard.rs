@@ -12,20 +12,16 @@ use ratatui::layout::{Position, Rect};
 
 use super::app::{App, Effect, Motion, ScanResult};
 use super::event::Event;
-use super::keymap::{self, Action, Scope};
+use super::keymap::{self, Action, Command, FilterAction, KeyContext};
 use super::layout::{self, Areas};
 use super::pane::{Pane, PaneId};
 use super::panes::details::DetailsPane;
 use super::panes::events::EventsPane;
 use super::panes::help::HelpOverlay;
-use super::panes::repro::ReproPane;
 use super::panes::sockets::SocketsPane;
 use super::panes::{footer, header, too_small};
-use super::text::append_typed;
+use super::repro::{ReproEffect, ReproPane};
 use super::theme::Theme;
-
-/// The longest filter, in characters (a paste may be megabytes).
-const FILTER_MAX_CHARS: usize = 200;
 
 pub struct Dashboard {
     pub app: App,
@@ -34,7 +30,8 @@ pub struct Dashboard {
     help: HelpOverlay,
 }
 
-/// What a key means when no pane claims it.
+/// What a global key means when the focused pane does not claim it.
+/// Movement means something only to a pane.
 fn global_effect(action: Action) -> Option<Effect> {
     Some(match action {
         Action::Help => Effect::ShowHelp(true),
@@ -49,19 +46,7 @@ fn global_effect(action: Action) -> Option<Effect> {
         Action::PrevPane => Effect::CycleFocus(-1),
         Action::Redraw => Effect::FullRedraw,
         Action::Details => Effect::ToggleDetails,
-        Action::Repro => Effect::OpenRepro,
-        // The repro pane's own keys mean nothing elsewhere.
-        Action::ReproStart
-        | Action::ReproStop
-        | Action::ReproBack
-        | Action::ReproCloseSocket
-        | Action::ReproDuel
-        | Action::ReproParityDuel
-        | Action::ReproGuardDuel
-        | Action::ReproNextField
-        | Action::ReproPrevField
-        | Action::ReproLess
-        | Action::ReproMore => return None,
+        Action::OpenRepro => Effect::Repro(ReproEffect::Open),
         Action::Up
         | Action::Down
         | Action::Top
@@ -69,6 +54,18 @@ fn global_effect(action: Action) -> Option<Effect> {
         | Action::PageUp
         | Action::PageDown => return None,
     })
+}
+
+/// What a key means while the filter is typed.
+fn filter_effect(command: Command) -> Option<Effect> {
+    match command {
+        Command::Filter(FilterAction::Keep) => Some(Effect::KeepFilter),
+        Command::Filter(FilterAction::Cancel) => Some(Effect::CancelFilter),
+        Command::Filter(FilterAction::Up) => Some(Effect::Select(Motion::Up(1))),
+        Command::Filter(FilterAction::Down) => Some(Effect::Select(Motion::Down(1))),
+        Command::Edit(edit) => Some(Effect::EditFilter(edit)),
+        Command::Global(_) | Command::Repro(_) => None,
+    }
 }
 
 impl Dashboard {
@@ -79,13 +76,13 @@ impl Dashboard {
             Box::new(EventsPane::default()),
             Box::new(ReproPane),
         ];
-        let mut app = App::new(theme, interval, now);
         // The repro pane joins the Tab order when it opens (`r`).
-        app.pane_order = panes
+        let order = panes
             .iter()
             .map(|p| p.id())
             .filter(|&p| p != PaneId::Repro)
             .collect();
+        let app = App::new(theme, interval, now, order);
         Dashboard {
             app,
             panes,
@@ -94,21 +91,21 @@ impl Dashboard {
     }
 
     pub fn set_now(&mut self, now: DateTime<Local>) {
-        self.app.now = now;
+        self.app.set_now(now);
     }
 
     /// The layout for the last known screen size.
     pub fn areas(&self) -> Areas {
-        layout::compute(self.app.size, &self.app)
+        layout::compute(self.app.size(), &self.app)
     }
 
     /// Recomputes what depends on the layout (the table's page size).
     fn relayout(&mut self) {
-        let areas = self.areas();
-        if let Some(r) = areas.of(PaneId::Sockets) {
-            self.app.table_rows = layout::table_body_rows(r).max(1);
-        }
-        self.app.view.scroll_into_view(self.app.table_rows);
+        let rows = self
+            .areas()
+            .of(PaneId::Sockets)
+            .map_or(self.app.table_rows(), layout::table_body_rows);
+        self.app.set_table_rows(rows);
     }
 
     /// Handles one event; returns whether the screen must be redrawn.
@@ -118,7 +115,7 @@ impl Dashboard {
             Event::Key(k) => self.on_key(k),
             Event::Mouse(m) => self.on_mouse(m),
             Event::Resize(w, h) => {
-                self.app.size = Rect::new(0, 0, w, h);
+                self.app.resize(Rect::new(0, 0, w, h));
                 self.relayout();
                 true
             }
@@ -159,95 +156,47 @@ impl Dashboard {
         if ctrl && matches!(key.code, KeyCode::Char('c') | KeyCode::Char('C')) {
             return self.apply(Some(Effect::Quit));
         }
-        if self.app.filter_input.is_some() {
-            return self.edit_filter(key);
-        }
-        let focus = self.app.focus;
-        if !self.app.help {
-            // A field being typed into sees the key first.
-            let typed = self
-                .panes
-                .iter_mut()
-                .find(|p| p.id() == focus)
-                .and_then(|p| p.handle_text(&key, &self.app));
-            if typed.is_some() {
-                return self.apply(typed);
+        let focus = self.app.focus();
+        let help = self.app.help_open();
+        let filter = self.app.filter_being_typed().is_some();
+        let pane = self.panes.iter_mut().find(|p| p.id() == focus);
+        let takes = match &pane {
+            Some(p) if !help && !filter => p.takes_text(&self.app),
+            _ => None,
+        };
+        let ctx = KeyContext {
+            help,
+            filter,
+            repro: focus == PaneId::Repro,
+            typing: takes.as_deref(),
+        };
+        let Some(command) = keymap::lookup(&key, &ctx) else {
+            return false;
+        };
+        let effect = if help {
+            match command {
+                Command::Global(a) => self.help.handle_key(a),
+                _ => None,
             }
-        }
-        let scope = if focus == PaneId::Repro && !self.app.help {
-            Scope::Repro
+        } else if filter {
+            filter_effect(command)
         } else {
-            Scope::Global
+            pane.and_then(|p| p.handle_command(command, &self.app))
+                .or_else(|| match command {
+                    Command::Global(a) => global_effect(a),
+                    _ => None,
+                })
         };
-        let Some(action) = keymap::action_in(&key, scope) else {
-            return false;
-        };
-        if self.app.help {
-            let effect = self.help.handle_key(action);
-            return self.apply(effect);
-        }
-        let effect = self
-            .panes
-            .iter_mut()
-            .find(|p| p.id() == focus)
-            .and_then(|p| p.handle_key(action, &self.app))
-            .or_else(|| global_effect(action));
         self.apply(effect)
-    }
-
-    /// Typing the filter: it applies as it is typed.
-    fn edit_filter(&mut self, key: KeyEvent) -> bool {
-        let Some(mut text) = self.app.filter_input.take() else {
-            return false;
-        };
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        match key.code {
-            KeyCode::Enter => {
-                self.app.set_filter(&text);
-                return true;
-            }
-            KeyCode::Esc => {
-                self.app.set_filter("");
-                return true;
-            }
-            KeyCode::Up => {
-                self.app.filter_input = Some(text);
-                return self.apply(Some(Effect::Select(Motion::Up(1))));
-            }
-            KeyCode::Down => {
-                self.app.filter_input = Some(text);
-                return self.apply(Some(Effect::Select(Motion::Down(1))));
-            }
-            KeyCode::Backspace => {
-                text.pop();
-            }
-            KeyCode::Char('u') if ctrl => text.clear(),
-            KeyCode::Char('w') if ctrl => {
-                let keep = text.trim_end().rfind(' ').map_or(0, |i| i + 1);
-                text.truncate(keep);
-            }
-            KeyCode::Char(c) if !ctrl => {
-                append_typed(&mut text, c.encode_utf8(&mut [0; 4]), FILTER_MAX_CHARS);
-            }
-            _ => {}
-        }
-        self.app.set_filter(&text);
-        self.app.filter_input = Some(text);
-        self.relayout();
-        true
     }
 
     /// A paste goes into the filter being typed, as one line and bounded;
     /// anywhere else it is ignored (pasted text is never taken as keys).
     fn on_paste(&mut self, pasted: &str) -> bool {
-        let Some(mut text) = self.app.filter_input.take() else {
+        if self.app.filter_being_typed().is_none() {
             return false;
-        };
-        append_typed(&mut text, pasted, FILTER_MAX_CHARS);
-        self.app.set_filter(&text);
-        self.app.filter_input = Some(text);
-        self.relayout();
-        true
+        }
+        self.apply(Some(Effect::PasteIntoFilter(pasted.to_string())))
     }
 
     pub fn on_mouse(&mut self, m: MouseEvent) -> bool {
@@ -258,7 +207,7 @@ impl Dashboard {
             return false;
         }
         self.app.refresh_view();
-        if self.app.help {
+        if self.app.help_open() {
             let effect = match m.kind {
                 MouseEventKind::ScrollUp => self.help.handle_key(Action::Up),
                 MouseEventKind::ScrollDown => self.help.handle_key(Action::Down),
@@ -281,15 +230,15 @@ impl Dashboard {
 
     /// A clock tick: only the time moved.
     pub fn tick(&mut self, now: DateTime<Local>) -> bool {
-        let changed = now.timestamp() != self.app.now.timestamp();
-        self.app.now = now;
+        let changed = now.timestamp() != self.app.now().timestamp();
+        self.app.set_now(now);
         changed
     }
 
     pub fn draw(&mut self, frame: &mut Frame) {
         let size = frame.area();
-        if size != self.app.size {
-            self.app.size = size;
+        if size != self.app.size() {
+            self.app.resize(size);
         }
         self.app.refresh_view();
         self.relayout();
@@ -306,7 +255,7 @@ impl Dashboard {
             }
         }
         footer::draw(frame, areas.footer, app);
-        if app.help {
+        if app.help_open() {
             self.help.draw(frame, size, app);
         }
     }

@@ -1,16 +1,27 @@
 //! Every key binding, as data. The dispatcher looks keys up here and the
 //! help overlay and the footer print this same table, so help cannot drift
 //! from behaviour. A new binding is one more row (and, for a new kind of
-//! action, one more [`Action`] variant).
+//! action, one more variant and its one handler).
 //!
-//! A binding has a [`Scope`]: global keys work everywhere; the repro pane's
-//! keys apply while that pane has the focus and win over global ones there
-//! (`s` starts a run instead of sorting, `g` sets up the guard duel).
+//! What a binding does is a [`Command`], and its variant is its [`Scope`]:
+//! - [`Action`]s are global (a pane may give movement its own meaning);
+//! - [`ReproAction`]s apply while the repro pane has the focus and win over
+//!   global keys there (`s` starts a run instead of sorting); the global
+//!   dispatcher never sees them;
+//! - [`TextEdit`]s edit the text being typed (the filter, or the repro
+//!   form's port and host), and [`FilterAction`]s end or steer the filter.
+//!   While text is typed these come first, and a printable character the
+//!   field takes is typed rather than looked up.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-/// What a key asks for. Panes interpret movement actions for themselves
-/// (see [`super::pane::Pane::handle_key`]); the rest have global meanings.
+use super::text_input::TextEdit;
+
+mod table;
+pub use table::{KEYMAP, TYPING_HELP};
+
+/// A global key: what it asks for anywhere. Panes interpret movement for
+/// themselves (see [`super::pane::Pane::handle_key`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
     Help,
@@ -33,22 +44,60 @@ pub enum Action {
     PageDown,
     Details,
     /// Open (or focus) the reproduction pane.
-    Repro,
-    ReproStart,
-    ReproStop,
+    OpenRepro,
+}
+
+/// A key of the repro pane, while it has the focus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReproAction {
+    Start,
+    Stop,
     /// Stop what runs; when nothing runs, close the pane.
-    ReproBack,
+    Back,
     /// Close the socket connected to itself.
-    ReproCloseSocket,
+    CloseSocket,
     /// A second loop side by side, or back to one.
-    ReproDuel,
-    ReproParityDuel,
-    ReproGuardDuel,
-    ReproNextField,
-    ReproPrevField,
+    Duel,
+    ParityDuel,
+    GuardDuel,
+    NextField,
+    PrevField,
     /// The previous or next value of the focused field.
-    ReproLess,
-    ReproMore,
+    Less,
+    More,
+}
+
+/// A key while the filter is typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FilterAction {
+    /// Keep the filter and stop typing.
+    Keep,
+    /// Clear the filter and stop typing.
+    Cancel,
+    /// Move the table's selection while typing.
+    Up,
+    Down,
+}
+
+/// What a binding does; the variant says where it applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Command {
+    Global(Action),
+    Repro(ReproAction),
+    Edit(TextEdit),
+    Filter(FilterAction),
+}
+
+impl From<Action> for Command {
+    fn from(a: Action) -> Command {
+        Command::Global(a)
+    }
+}
+
+impl From<ReproAction> for Command {
+    fn from(a: ReproAction) -> Command {
+        Command::Repro(a)
+    }
 }
 
 /// Where a binding applies.
@@ -57,6 +106,21 @@ pub enum Scope {
     Global,
     /// While the repro pane has the focus (looked up before global keys).
     Repro,
+    /// While text is typed (the filter, a text field of the repro form).
+    Edit,
+    /// While the filter is typed.
+    Filter,
+}
+
+impl Command {
+    pub fn scope(self) -> Scope {
+        match self {
+            Command::Global(_) => Scope::Global,
+            Command::Repro(_) => Scope::Repro,
+            Command::Edit(_) => Scope::Edit,
+            Command::Filter(_) => Scope::Filter,
+        }
+    }
 }
 
 /// One key: a code and whether Ctrl is held. Shift is part of the
@@ -132,14 +196,16 @@ pub enum Section {
     View,
     Move,
     Repro,
+    Typing,
 }
 
 impl Section {
-    pub const ALL: [Section; 4] = [
+    pub const ALL: [Section; 5] = [
         Section::General,
         Section::View,
         Section::Move,
         Section::Repro,
+        Section::Typing,
     ];
 
     pub fn title(self) -> &'static str {
@@ -148,6 +214,7 @@ impl Section {
             Section::View => "What is shown",
             Section::Move => "Moving (in the focused pane)",
             Section::Repro => "Reproducing it live (r, then these keys in the repro pane)",
+            Section::Typing => "Typing (the filter after /, the repro form's port and host)",
         }
     }
 }
@@ -155,278 +222,39 @@ impl Section {
 #[derive(Debug, Clone, Copy)]
 pub struct Binding {
     pub keys: &'static [Key],
-    pub action: Action,
+    pub command: Command,
     pub section: Section,
-    pub scope: Scope,
     /// One line for the help overlay.
     pub help: &'static str,
-    /// A word or two for the footer; `None` keeps it out of the footer.
+    /// A word or two for the footer (and the repro pane's border);
+    /// `None` keeps it out of the footer.
     pub hint: Option<&'static str>,
 }
 
-/// The table. Order is the order of help and of the footer hints.
-pub const KEYMAP: &[Binding] = &[
-    Binding {
-        keys: &[key('q'), ctrl('c')],
-        action: Action::Quit,
-        section: Section::General,
-        scope: Scope::Global,
-        help: "quit (the terminal is restored)",
-        hint: Some("quit"),
-    },
-    Binding {
-        keys: &[key('?')],
-        action: Action::Help,
-        section: Section::General,
-        scope: Scope::Global,
-        help: "this help (? or Esc closes it)",
-        hint: Some("help"),
-    },
-    Binding {
-        keys: &[key('r')],
-        action: Action::Repro,
-        section: Section::Repro,
-        scope: Scope::Global,
-        // Early in the table: the footer shows it on narrow terminals too.
-        help: "open the repro pane: make a client connect to itself, live",
-        hint: Some("repro"),
-    },
-    Binding {
-        keys: &[key(' ')],
-        action: Action::Pause,
-        section: Section::General,
-        scope: Scope::Global,
-        help: "pause / resume the view (events are still recorded)",
-        hint: Some("pause"),
-    },
-    Binding {
-        keys: &[code(KeyCode::Esc)],
-        action: Action::Clear,
-        section: Section::General,
-        scope: Scope::Global,
-        help: "close help or details, else clear the filter",
-        hint: None,
-    },
-    Binding {
-        keys: &[ctrl('l')],
-        action: Action::Redraw,
-        section: Section::General,
-        scope: Scope::Global,
-        help: "repaint the whole screen",
-        hint: None,
-    },
-    Binding {
-        keys: &[key('/')],
-        action: Action::Filter,
-        section: Section::View,
-        scope: Scope::Global,
-        help: "filter by port, address, state, process, user or namespace",
-        hint: Some("filter"),
-    },
-    Binding {
-        keys: &[key('a')],
-        action: Action::ToggleAll,
-        section: Section::View,
-        scope: Scope::Global,
-        help: "all sockets / findings only",
-        hint: Some("all"),
-    },
-    Binding {
-        keys: &[key('s')],
-        action: Action::SortNext,
-        section: Section::View,
-        scope: Scope::Global,
-        help: "sort by the next column",
-        hint: Some("sort"),
-    },
-    Binding {
-        keys: &[key('S')],
-        action: Action::SortReverse,
-        section: Section::View,
-        scope: Scope::Global,
-        help: "reverse the sort order",
-        hint: None,
-    },
-    Binding {
-        keys: &[code(KeyCode::Tab)],
-        action: Action::NextPane,
-        section: Section::View,
-        scope: Scope::Global,
-        help: "next pane (sockets, details, events, repro when open)",
-        hint: Some("pane"),
-    },
-    Binding {
-        keys: &[code(KeyCode::BackTab)],
-        action: Action::PrevPane,
-        section: Section::View,
-        scope: Scope::Global,
-        help: "previous pane",
-        hint: None,
-    },
-    Binding {
-        keys: &[code(KeyCode::Enter)],
-        action: Action::Details,
-        section: Section::View,
-        scope: Scope::Global,
-        help: "details of the selected socket, full size (again: back)",
-        hint: Some("details"),
-    },
-    Binding {
-        keys: &[code(KeyCode::Up), key('k')],
-        action: Action::Up,
-        section: Section::Move,
-        scope: Scope::Global,
-        help: "up one line",
-        hint: None,
-    },
-    Binding {
-        keys: &[code(KeyCode::Down), key('j')],
-        action: Action::Down,
-        section: Section::Move,
-        scope: Scope::Global,
-        help: "down one line",
-        hint: None,
-    },
-    Binding {
-        keys: &[code(KeyCode::PageUp)],
-        action: Action::PageUp,
-        section: Section::Move,
-        scope: Scope::Global,
-        help: "up one page",
-        hint: None,
-    },
-    Binding {
-        keys: &[code(KeyCode::PageDown)],
-        action: Action::PageDown,
-        section: Section::Move,
-        scope: Scope::Global,
-        help: "down one page",
-        hint: None,
-    },
-    Binding {
-        keys: &[key('g'), code(KeyCode::Home)],
-        action: Action::Top,
-        section: Section::Move,
-        scope: Scope::Global,
-        help: "first line",
-        hint: None,
-    },
-    Binding {
-        keys: &[key('G'), code(KeyCode::End)],
-        action: Action::Bottom,
-        section: Section::Move,
-        scope: Scope::Global,
-        help: "last line",
-        hint: None,
-    },
-    Binding {
-        keys: &[code(KeyCode::Enter), key('s')],
-        action: Action::ReproStart,
-        section: Section::Repro,
-        scope: Scope::Repro,
-        help: "start (in a duel, both loops)",
-        hint: Some("start"),
-    },
-    Binding {
-        keys: &[key('x')],
-        action: Action::ReproStop,
-        section: Section::Repro,
-        scope: Scope::Repro,
-        help: "stop the loops",
-        hint: Some("stop"),
-    },
-    Binding {
-        keys: &[code(KeyCode::Esc)],
-        action: Action::ReproBack,
-        section: Section::Repro,
-        scope: Scope::Repro,
-        help: "stop the loops; when nothing runs, close the pane",
-        hint: None,
-    },
-    Binding {
-        keys: &[key('c')],
-        action: Action::ReproCloseSocket,
-        section: Section::Repro,
-        scope: Scope::Repro,
-        help: "close the socket connected to itself (it then sits in TIME_WAIT)",
-        hint: Some("close socket"),
-    },
-    Binding {
-        keys: &[key('d')],
-        action: Action::ReproDuel,
-        section: Section::Repro,
-        scope: Scope::Repro,
-        help: "duel: a second loop side by side (again: back to one)",
-        hint: Some("duel"),
-    },
-    Binding {
-        keys: &[key('p')],
-        action: Action::ReproParityDuel,
-        section: Section::Repro,
-        scope: Scope::Repro,
-        help: "parity duel: an even port against its odd neighbour, same mode",
-        hint: Some("parity"),
-    },
-    Binding {
-        keys: &[key('g')],
-        action: Action::ReproGuardDuel,
-        section: Section::Repro,
-        scope: Scope::Repro,
-        help: "guard duel: fresh against guarded, on two free ports",
-        hint: Some("guard"),
-    },
-    Binding {
-        keys: &[code(KeyCode::Tab)],
-        action: Action::ReproNextField,
-        section: Section::Repro,
-        scope: Scope::Repro,
-        help: "next field (↓ j too); after the last field, the next pane",
-        hint: None,
-    },
-    Binding {
-        keys: &[code(KeyCode::BackTab)],
-        action: Action::ReproPrevField,
-        section: Section::Repro,
-        scope: Scope::Repro,
-        help: "previous field (↑ k too); before the first, the previous pane",
-        hint: None,
-    },
-    Binding {
-        keys: &[code(KeyCode::Left)],
-        action: Action::ReproLess,
-        section: Section::Repro,
-        scope: Scope::Repro,
-        help: "previous mode, slower pace, or another host",
-        hint: None,
-    },
-    Binding {
-        keys: &[code(KeyCode::Right)],
-        action: Action::ReproMore,
-        section: Section::Repro,
-        scope: Scope::Repro,
-        help: "next mode, faster pace, or another host",
-        hint: None,
-    },
-];
-
-/// What typing does in the repro pane; printed in help after its keys.
-pub const REPRO_TYPING_HELP: &[(&str, &str)] = &[
-    (
-        "0-9",
-        "type the port (in the port field; the first digit replaces it)",
-    ),
-    ("Backspace", "delete a character (Ctrl-U: the whole field)"),
-    (
-        "a-z . : [ ]",
-        "type the host (in the host field, where letters are text)",
-    ),
-];
+impl Binding {
+    pub fn scope(&self) -> Scope {
+        self.command.scope()
+    }
+}
 
 /// What the mouse does; printed in help after the key table.
 pub const MOUSE_HELP: &[(&str, &str)] = &[
     ("wheel", "scroll the pane under the pointer"),
     ("click", "select a row, or focus a pane"),
 ];
+
+/// What the dispatcher knows when it looks a key up.
+#[derive(Clone, Copy, Default)]
+pub struct KeyContext<'a> {
+    /// Help is open: only global keys (help scrolls and closes with them).
+    pub help: bool,
+    /// The filter is being typed.
+    pub filter: bool,
+    /// The repro pane has the focus.
+    pub repro: bool,
+    /// A field of the focused pane takes typed text: which characters.
+    pub typing: Option<&'a dyn Fn(char) -> bool>,
+}
 
 /// The table in force: [`KEYMAP`] unless [`install`] replaced it (the
 /// configuration file's `[keys]`). The dispatcher, help and the footer read
@@ -445,47 +273,83 @@ pub fn install(table: Vec<Binding>) {
     *INSTALLED.write().unwrap_or_else(|e| e.into_inner()) = Some(table);
 }
 
-/// The action bound to a key press outside the repro pane, if any.
+/// The global action bound to a key press, if any (outside any pane).
 pub fn action_for(ev: &KeyEvent) -> Option<Action> {
-    action_in(ev, Scope::Global)
+    match find(ev, Scope::Global) {
+        Some(Command::Global(a)) => Some(a),
+        _ => None,
+    }
 }
 
-/// The action bound to a key press in `scope`: the scope's own bindings
-/// first, then the global ones.
-pub fn action_in(ev: &KeyEvent, scope: Scope) -> Option<Action> {
-    let find = |s: Scope| {
-        bindings()
-            .iter()
-            .filter(|b| b.scope == s)
-            .find(|b| b.keys.iter().any(|k| k.matches(ev)))
-            .map(|b| b.action)
-    };
-    if scope != Scope::Global
-        && let Some(a) = find(scope)
-    {
-        return Some(a);
+/// The binding of a key press in one scope.
+fn find(ev: &KeyEvent, scope: Scope) -> Option<Command> {
+    bindings()
+        .iter()
+        .filter(|b| b.scope() == scope)
+        .find(|b| b.keys.iter().any(|k| k.matches(ev)))
+        .map(|b| b.command)
+}
+
+/// A printable character typed without Ctrl or Alt.
+fn typed_char(ev: &KeyEvent) -> Option<char> {
+    let mods = ev.modifiers;
+    match ev.code {
+        KeyCode::Char(c)
+            if !mods.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) && !c.is_control() =>
+        {
+            Some(c)
+        }
+        _ => None,
     }
-    find(Scope::Global)
+}
+
+/// What a key press means here: the innermost scope first (the filter,
+/// the text being typed, the focused pane), then the global keys. While
+/// the filter is typed, keys it does not bind mean nothing.
+pub fn lookup(ev: &KeyEvent, ctx: &KeyContext) -> Option<Command> {
+    if ctx.help {
+        return find(ev, Scope::Global);
+    }
+    if ctx.filter {
+        return find(ev, Scope::Filter)
+            .or_else(|| find(ev, Scope::Edit))
+            .or_else(|| typed_char(ev).map(|c| Command::Edit(TextEdit::Insert(c))));
+    }
+    if let Some(takes) = ctx.typing {
+        let typed = typed_char(ev)
+            .filter(|&c| takes(c))
+            .map(|c| Command::Edit(TextEdit::Insert(c)));
+        if let Some(cmd) = typed.or_else(|| find(ev, Scope::Edit)) {
+            return Some(cmd);
+        }
+    }
+    if ctx.repro
+        && let Some(cmd) = find(ev, Scope::Repro)
+    {
+        return Some(cmd);
+    }
+    find(ev, Scope::Global)
 }
 
 /// Whether a global binding's first key is taken over in `scope`.
 pub fn shadowed(b: &Binding, scope: Scope) -> bool {
-    b.scope == Scope::Global
+    b.scope() == Scope::Global
         && scope != Scope::Global
         && bindings()
             .iter()
-            .filter(|o| o.scope == scope)
+            .filter(|o| o.scope() == scope)
             .any(|o| o.keys.contains(&b.keys[0]))
 }
 
-/// The binding of an action (for labels in messages: "press a to ...").
-pub fn binding_of(action: Action) -> Option<&'static Binding> {
-    bindings().iter().find(|b| b.action == action)
+/// The binding of a command (for labels in messages: "press a to ...").
+pub fn binding_of(command: impl Into<Command>) -> Option<&'static Binding> {
+    let command = command.into();
+    bindings().iter().find(|b| b.command == command)
 }
 
-/// The first key of an action, as printed.
-pub fn key_label(action: Action) -> String {
-    binding_of(action)
+/// The first key of a command, as printed.
+pub fn key_label(command: impl Into<Command>) -> String {
+    binding_of(command)
         .and_then(|b| b.keys.first())
         .map(Key::label)
         .unwrap_or_default()
@@ -538,9 +402,9 @@ mod tests {
 
     #[test]
     fn no_key_is_bound_twice_in_a_scope_and_every_binding_says_what_it_does() {
-        for scope in [Scope::Global, Scope::Repro] {
+        for scope in [Scope::Global, Scope::Repro, Scope::Edit, Scope::Filter] {
             let mut seen: Vec<Key> = Vec::new();
-            for b in KEYMAP.iter().filter(|b| b.scope == scope) {
+            for b in KEYMAP.iter().filter(|b| b.scope() == scope) {
                 assert!(!b.help.is_empty());
                 assert!(!b.keys.is_empty());
                 for k in b.keys {
@@ -554,25 +418,79 @@ mod tests {
     #[test]
     fn the_repro_pane_keys_win_there_and_global_keys_still_work() {
         let none = KeyModifiers::NONE;
+        let repro = KeyContext {
+            repro: true,
+            ..KeyContext::default()
+        };
         let r = press(KeyCode::Char('r'), none);
-        assert_eq!(action_for(&r), Some(Action::Repro));
+        assert_eq!(action_for(&r), Some(Action::OpenRepro));
         let s = press(KeyCode::Char('s'), none);
         assert_eq!(action_for(&s), Some(Action::SortNext));
-        assert_eq!(action_in(&s, Scope::Repro), Some(Action::ReproStart));
+        let start = Some(Command::Repro(ReproAction::Start));
+        assert_eq!(lookup(&s, &repro), start);
         let enter = press(KeyCode::Enter, none);
-        assert_eq!(action_in(&enter, Scope::Repro), Some(Action::ReproStart));
+        assert_eq!(lookup(&enter, &repro), start);
         assert_eq!(action_for(&enter), Some(Action::Details));
         let x = press(KeyCode::Char('x'), none);
         assert_eq!(action_for(&x), None, "x means nothing elsewhere");
         let q = press(KeyCode::Char('q'), none);
-        assert_eq!(action_in(&q, Scope::Repro), Some(Action::Quit));
+        assert_eq!(lookup(&q, &repro), Some(Command::Global(Action::Quit)));
         assert!(shadowed(
             binding_of(Action::SortNext).unwrap(),
             Scope::Repro
         ));
         assert!(!shadowed(binding_of(Action::Quit).unwrap(), Scope::Repro));
-        assert_eq!(key_label(Action::ReproStart), "Enter");
-        assert_eq!(keys_label(binding_of(Action::ReproLess).unwrap()), "←");
+        assert_eq!(key_label(ReproAction::Start), "Enter");
+        assert_eq!(keys_label(binding_of(ReproAction::Less).unwrap()), "←");
+    }
+
+    #[test]
+    fn typed_text_comes_before_keys_only_where_the_field_takes_it() {
+        let none = KeyModifiers::NONE;
+        let digits = |c: char| c.is_ascii_digit();
+        let port_field = KeyContext {
+            repro: true,
+            typing: Some(&digits),
+            ..KeyContext::default()
+        };
+        let insert = |c| Some(Command::Edit(TextEdit::Insert(c)));
+        assert_eq!(
+            lookup(&press(KeyCode::Char('4'), none), &port_field),
+            insert('4')
+        );
+        assert_eq!(
+            lookup(&press(KeyCode::Char('d'), none), &port_field),
+            Some(Command::Repro(ReproAction::Duel)),
+            "a letter is a key in the port field"
+        );
+        assert_eq!(
+            lookup(
+                &press(KeyCode::Char('u'), KeyModifiers::CONTROL),
+                &port_field
+            ),
+            Some(Command::Edit(TextEdit::Clear))
+        );
+        let filter = KeyContext {
+            filter: true,
+            ..KeyContext::default()
+        };
+        assert_eq!(
+            lookup(&press(KeyCode::Char('q'), none), &filter),
+            insert('q')
+        );
+        assert_eq!(
+            lookup(&press(KeyCode::Enter, none), &filter),
+            Some(Command::Filter(FilterAction::Keep))
+        );
+        assert_eq!(
+            lookup(&press(KeyCode::Backspace, none), &filter),
+            Some(Command::Edit(TextEdit::DeleteBack))
+        );
+        assert_eq!(lookup(&press(KeyCode::Tab, none), &filter), None);
+        assert_eq!(
+            lookup(&press(KeyCode::Char('x'), KeyModifiers::ALT), &filter),
+            None
+        );
     }
 
     #[test]

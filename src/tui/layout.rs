@@ -51,23 +51,23 @@ pub fn compute(size: Rect, app: &App) -> Areas {
         Constraint::Min(0),
         Constraint::Length(1),
     ]));
-    let panes = if let Some(z) = app.zoom {
+    let panes = if let Some(z) = app.zoomed() {
         vec![(z, main)]
     } else if main.height < STACKED_MIN {
-        vec![(app.focus, main)]
-    } else if app.repro.open {
+        vec![(app.focus(), main)]
+    } else if app.repro().is_open() {
         // The repro pane takes the lower row, full width, under a shorter
         // table (which shows its self-connection when it succeeds). The
         // details or the log take its place while they have the focus.
         let most = (main.height * 35 / 100).max(REPRO_TABLE_MIN);
-        let need = (app.view.rows.len() as u16).saturating_add(4);
+        let need = (app.view().rows.len() as u16).saturating_add(4);
         let table_h = need.clamp(REPRO_TABLE_MIN, most);
         let [table, lower] = main.layout(&Layout::vertical([
             Constraint::Length(table_h),
             Constraint::Min(0),
         ]));
-        let shown = match app.focus {
-            PaneId::Details | PaneId::Events => app.focus,
+        let shown = match app.focus() {
+            PaneId::Details | PaneId::Events => app.focus(),
             _ => PaneId::Repro,
         };
         vec![(PaneId::Sockets, table), (shown, lower)]
@@ -75,14 +75,14 @@ pub fn compute(size: Rect, app: &App) -> Areas {
         // The table takes what its rows need, between 8 lines and 45% of
         // the main area; the details and the log get the rest.
         let most = (main.height * 45 / 100).max(8);
-        let need = (app.view.rows.len() as u16).saturating_add(4);
+        let need = (app.view().rows.len() as u16).saturating_add(4);
         let table_h = need.clamp(8, most);
         let [table, lower] = main.layout(&Layout::vertical([
             Constraint::Length(table_h),
             Constraint::Min(0),
         ]));
         let lowers: Vec<PaneId> = app
-            .pane_order
+            .tab_order()
             .iter()
             .copied()
             .filter(|&p| p != PaneId::Sockets && p != PaneId::Repro)
@@ -96,8 +96,8 @@ pub fn compute(size: Rect, app: &App) -> Areas {
             v.extend(lowers.into_iter().zip(rects));
         } else if let Some(&first) = lowers.first() {
             // Narrow: one lower pane, the focused one (Tab brings the others).
-            let shown = if lowers.contains(&app.focus) {
-                app.focus
+            let shown = if lowers.contains(&app.focus()) {
+                app.focus()
             } else {
                 first
             };

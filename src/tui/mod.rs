@@ -7,18 +7,18 @@
 //! suspend it like other full-screen programs: the terminal is handed
 //! back, the process stops, and on SIGCONT the terminal is taken back and
 //! everything redrawn. While a repro loop
-//! runs ([`repro_runner`], one thread per loop), the main loop also wakes
+//! runs ([`repro::runner`], one thread per loop), the main loop also wakes
 //! about ten times a second, samples its counters (atomics, no lock) and
 //! draws. The state and the drawing ([`dashboard::Dashboard`],
 //! [`app::App`], [`panes`]) know nothing of threads or the real terminal,
 //! so tests drive them directly.
 //!
-//! Modules: [`keymap`] (the key table), [`pane`] (the component trait),
-//! [`layout`], [`theme`], [`view`] (filter and sort), [`tracker`] (the
-//! event log: the core's changes, kept for the log pane), [`terminal`] (enter and
-//! restore), [`interval`] (`--interval`), [`repro`] (the repro pane's
-//! state, pure), [`repro_runner`] (its threads), [`bigdigits`] (numbers
-//! in large type).
+//! Modules: [`keymap`] (the key table), [`text_input`] (editing typed
+//! text), [`pane`] (the component trait), [`layout`], [`theme`], [`view`]
+//! (filter and sort), [`tracker`] (the event log: the core's changes, kept for the
+//! log pane), [`terminal`] (enter and restore), [`interval`]
+//! (`--interval`), [`repro`] (the repro pane: its form, state, thread and
+//! view), [`bigdigits`] (numbers in large type).
 
 pub mod app;
 pub mod bigdigits;
@@ -30,9 +30,9 @@ pub mod layout;
 pub mod pane;
 pub mod panes;
 pub mod repro;
-pub mod repro_runner;
 pub mod terminal;
 pub mod text;
+pub mod text_input;
 pub mod theme;
 pub mod tracker;
 pub mod view;
@@ -52,7 +52,7 @@ use crate::sys::scanner::ScanOptions;
 use app::Request;
 use dashboard::Dashboard;
 use event::{Event, SignalThread};
-use repro_runner::ReproRunner;
+use repro::ReproRunner;
 use theme::Theme;
 use worker::ScanWorker;
 
@@ -175,12 +175,11 @@ fn event_loop(
         if frame_due {
             next_frame = Instant::now() + REPRO_FRAME;
         }
-        if frame_due || !dash.app.outbox.is_empty() {
+        if frame_due || !dash.app.requests().is_empty() {
             let sample = frame_due && runner.is_running();
             redraw |= exchange(dash, runner, Some(worker), sample);
         }
-        if dash.app.full_redraw {
-            dash.app.full_redraw = false;
+        if dash.app.take_full_redraw() {
             // Resizing to the same size clears the screen and forgets what
             // was drawn, without asking the terminal for the cursor.
             if let Ok(size) = terminal.size()
@@ -225,12 +224,12 @@ fn event_loop(
                 Ok(changed) => redraw |= changed,
                 Err(exit) => return exit,
             }
-            if dash.app.quit {
+            if dash.app.wants_quit() {
                 return Exit::Quit;
             }
             // Requests go out before the next key: a key typed right after
             // `r` sees the suggested port.
-            if !dash.app.outbox.is_empty() {
+            if !dash.app.requests().is_empty() {
                 redraw |= exchange(dash, runner, Some(worker), false);
             }
         }
@@ -274,7 +273,7 @@ fn suspend_or_resume(dash: &mut Dashboard, ev: Event) -> Result<bool, Exit> {
     stopped
         .and_then(|_| terminal::resume())
         .map_err(|e| Exit::Failed(format!("cannot take the terminal back: {e}")))?;
-    dash.app.full_redraw = true;
+    dash.app.apply(app::Effect::FullRedraw);
     Ok(true)
 }
 
@@ -293,7 +292,7 @@ pub fn exchange(
     // Answers can ask for more (a rescan after a self-connection): a few
     // rounds, the rest next time.
     for _ in 0..4 {
-        for request in std::mem::take(&mut dash.app.outbox) {
+        for request in dash.app.take_requests() {
             match request {
                 Request::AllOwners(all) => {
                     if let Some(w) = worker {
@@ -309,7 +308,7 @@ pub fn exchange(
             }
         }
         let updates = runner.poll(std::mem::take(&mut sample));
-        if updates.is_empty() && dash.app.outbox.is_empty() {
+        if updates.is_empty() && dash.app.requests().is_empty() {
             break;
         }
         changed |= !updates.is_empty();

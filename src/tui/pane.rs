@@ -3,33 +3,33 @@
 //! carries out in one place. Panes keep only their own view state
 //! (scroll positions); everything they share lives in [`App`].
 //!
-//! Adding a pane (as the repro pane, [`super::panes::repro`], was):
+//! Adding a pane (as the repro pane, [`super::repro`], was):
 //! 1. a [`PaneId`] variant and its title;
-//! 2. a struct implementing [`Pane`] in `panes/`, registered in
+//! 2. a struct implementing [`Pane`], registered in
 //!    [`super::dashboard::Dashboard::new`]: its place in that list is its
 //!    place in the Tab order, and [`super::layout::compute`] puts every
 //!    pane after the sockets table in the lower row (side by side when
 //!    wide, the focused one when narrow, alone when zoomed);
-//! 3. its keys: a row in [`super::keymap::KEYMAP`] (help and footer follow)
-//!    with a new [`Action`] if needed; the pane handles it in
-//!    [`Pane::handle_key`] when focused, or give it a global meaning in
-//!    the dashboard's `global_effect` (e.g. `r` focuses the pane), or
-//!    bind keys that only apply while the pane has the focus with a
-//!    [`super::keymap::Scope`]; a pane that takes typed text sees keys
-//!    first in [`Pane::handle_text`];
-//! 4. state changes as new [`Effect`] variants handled in `App::apply`;
-//!    work for a background thread as a [`super::app::Request`] pushed to
-//!    `App::outbox`, which the event loop forwards; results come back as
-//!    a new [`super::event::Event`] variant over the same channel (the
-//!    repro runner's are collected by the event loop at the frame tick,
-//!    which is also when it samples the counters).
+//! 3. its keys: a row in [`super::keymap::KEYMAP`] each (help and footer
+//!    follow). A global key is an [`Action`] with its meaning in the
+//!    dashboard's `global_effect`; a key that means something only in the
+//!    pane gets its own [`super::keymap::Command`] variant (and scope),
+//!    which only the focused pane sees, in [`Pane::handle_command`]; a
+//!    pane that takes typed text says which characters in
+//!    [`Pane::takes_text`] and gets them as edits;
+//! 4. state changes as [`Effect`]s handled in `App::apply`; work for a
+//!    background thread as a [`super::app::Request`] in the app's outbox,
+//!    which the event loop forwards; results come back as a new
+//!    [`super::event::Event`] variant over the same channel (the repro
+//!    runner's are collected by the event loop at the frame tick, which is
+//!    also when it samples the counters).
 
-use crossterm::event::{KeyEvent, MouseEvent, MouseEventKind};
+use crossterm::event::{MouseEvent, MouseEventKind};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
 use super::app::{App, Effect};
-use super::keymap::Action;
+use super::keymap::{Action, Command};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PaneId {
@@ -62,10 +62,19 @@ pub trait Pane {
     /// action's global meaning apply (e.g. `q` quits).
     fn handle_key(&mut self, action: Action, app: &App) -> Option<Effect>;
 
-    /// Sees a key before the key table while the pane has the focus, for
-    /// typing into a field. `None` lets the key table have it.
-    fn handle_text(&mut self, key: &KeyEvent, app: &App) -> Option<Effect> {
-        let _ = (key, app);
+    /// Handles any command while the pane has the focus: its own scope's,
+    /// typed text, or a global action (by default, [`Pane::handle_key`]).
+    fn handle_command(&mut self, command: Command, app: &App) -> Option<Effect> {
+        match command {
+            Command::Global(action) => self.handle_key(action, app),
+            _ => None,
+        }
+    }
+
+    /// The characters a focused field of the pane takes as typed text now
+    /// (`None`: keys are keys).
+    fn takes_text(&self, app: &App) -> Option<Box<dyn Fn(char) -> bool>> {
+        let _ = app;
         None
     }
 

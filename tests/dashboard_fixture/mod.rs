@@ -271,9 +271,9 @@ pub fn typed(d: &mut Dashboard, text: &str) {
 
 /// The local addresses of the table's rows, in order.
 pub fn rows(d: &Dashboard) -> Vec<String> {
-    let snap = d.app.snapshot.as_ref().expect("a snapshot");
+    let snap = d.app.snapshot().expect("a snapshot");
     d.app
-        .view
+        .view()
         .rows
         .iter()
         .map(|&i| snap.sockets[i as usize].entry.local.to_string())

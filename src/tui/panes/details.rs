@@ -45,12 +45,11 @@ fn push_wrapped(
 
 /// The pane's text for the current selection, wrapped to `w` columns.
 pub fn content(app: &App, w: usize) -> Vec<Line<'static>> {
-    let t = &app.theme;
+    let t = app.theme();
     let mut out: Vec<Line<'static>> = Vec::new();
     let Some((socket, ns)) = app.selected() else {
         let range = app
-            .snapshot
-            .as_ref()
+            .snapshot()
             .map(|s| s.own_namespace().policy.range.to_string())
             .unwrap_or_else(|| "32768-60999".into());
         out.push(Line::styled("Nothing selected.", t.heading));
@@ -136,12 +135,7 @@ pub fn content(app: &App, w: usize) -> Vec<Line<'static>> {
         e.uid,
         socket.user
     );
-    if app
-        .snapshot
-        .as_ref()
-        .is_some_and(|s| s.namespaces.len() > 1)
-        || !ns.is_own
-    {
+    if app.snapshot().is_some_and(|s| s.namespaces.len() > 1) || !ns.is_own {
         facts.push_str(&format!(" · namespace {} ({})", ns.name, ns.id));
     }
     push_wrapped(&mut out, &facts, w, "", "", t.dim);
@@ -150,7 +144,7 @@ pub fn content(app: &App, w: usize) -> Vec<Line<'static>> {
 
 impl DetailsPane {
     fn scroll_for(&self, app: &App) -> usize {
-        let key = app.view.selected_key;
+        let key = app.view().selected_key;
         if key == self.scrolled {
             self.scroll.min(self.max_scroll.get())
         } else {
@@ -165,7 +159,7 @@ impl Pane for DetailsPane {
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
-        let mut title = vec![Span::styled("Details", app.theme.value)];
+        let mut title = vec![Span::styled("Details", app.theme().value)];
         if let Some((s, _)) = app.selected() {
             title.push(Span::raw(format!(" {}", s.entry.local)));
         }
@@ -193,7 +187,7 @@ impl Pane for DetailsPane {
                 1,
             )
             .intersection(area);
-            frame.render_widget(Span::styled(hint, app.theme.dim), r);
+            frame.render_widget(Span::styled(hint, app.theme().dim), r);
         }
     }
 
@@ -211,7 +205,7 @@ impl Pane for DetailsPane {
             _ => return None,
         };
         self.scroll = next;
-        self.scrolled = app.view.selected_key;
+        self.scrolled = app.view().selected_key;
         Some(Effect::Redraw)
     }
 }

@@ -226,8 +226,8 @@ impl Pane for EventsPane {
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
-        let t = &app.theme;
-        let entries = app.tracker.entries();
+        let t = app.theme();
+        let entries = app.tracker().entries();
         let scroll = self.scroll.min(entries.len().saturating_sub(1));
         let mut title = vec![
             Span::styled("Events", t.value),
@@ -272,7 +272,7 @@ impl Pane for EventsPane {
     }
 
     fn handle_key(&mut self, action: Action, app: &App) -> Option<Effect> {
-        let last = app.tracker.len().saturating_sub(1);
+        let last = app.tracker().len().saturating_sub(1);
         let page = self.page.get().max(1);
         self.scroll = match action {
             Action::Up => self.scroll.saturating_sub(1),

@@ -1,5 +1,7 @@
-//! The bottom line: the filter being typed, or the main keys (from the
-//! key table), as many as fit.
+//! The bottom line: the filter being typed (with its keys), or the main
+//! keys, as many as fit: in the repro pane its keys first, the same list
+//! its border shows ([`crate::tui::repro::keys::available`]); then the
+//! global keys of the key table.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -7,51 +9,35 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::tui::app::App;
-use crate::tui::keymap::{self, Action, Binding, Scope};
+use crate::tui::keymap::{self, Action, Binding, Command, Scope};
 use crate::tui::pane::PaneId;
+use crate::tui::repro::keys;
 use crate::tui::text::{truncate_start, width};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let t = &app.theme;
+    let t = app.theme();
     let max = area.width as usize;
-    let mut spans: Vec<Span> = Vec::new();
-    let mut used = 0;
-    if let Some(text) = &app.filter_input {
-        let help = "  Enter keeps it · Esc clears · ↑↓ move";
-        let room = max.saturating_sub(width(help) + 10);
-        spans.push(Span::styled(" filter: ", t.key));
-        spans.push(Span::styled(truncate_start(text, room), t.value));
-        spans.push(Span::styled("▏", t.key));
-        spans.push(Span::styled(help, t.dim));
+    if let Some(text) = app.filter_being_typed() {
+        let help = filter_keys();
+        let room = max.saturating_sub(width(&help) + 10);
+        let spans = vec![
+            Span::styled(" filter: ", t.key),
+            Span::styled(truncate_start(text, room), t.value),
+            Span::styled("▏", t.key),
+            Span::styled(help, t.dim),
+        ];
         frame.render_widget(Paragraph::new(Line::from(spans)), area);
         return;
     }
-    if app.filter.is_active() {
-        let s = format!(" filter “{}” ", app.filter.text());
+    let mut spans: Vec<Span> = Vec::new();
+    let mut used = 0;
+    if app.filter().is_active() {
+        let s = format!(" filter “{}” ", app.filter().text());
         used += width(&s) + 2;
         spans.push(Span::styled(s, t.paused));
         spans.push(Span::raw("  "));
     }
-    // In the repro pane its own keys come first, and global keys it takes
-    // over are left out.
-    let scope = if app.focus == PaneId::Repro && !app.help {
-        Scope::Repro
-    } else {
-        Scope::Global
-    };
-    let table = keymap::bindings();
-    let ordered = table
-        .iter()
-        .filter(|b| b.scope == scope)
-        .chain(table.iter().filter(|b| {
-            scope != Scope::Global && b.scope == Scope::Global && !keymap::shadowed(b, scope)
-        }));
-    for b in ordered {
-        if scope == Scope::Repro && b.action == Action::Repro {
-            continue;
-        }
-        let Some(hint) = hint(b, app) else { continue };
-        let keys = b.keys[0].label();
+    for (keys, hint) in hints(app) {
         let w = width(&keys) + 1 + width(hint) + 2;
         if used + w > max {
             break;
@@ -63,22 +49,71 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-/// A binding's footer word, as it applies now.
+/// `  Enter keeps it · Esc clears · ↑↓ move`: the filter scope's keys;
+/// bindings with the same words share them.
+fn filter_keys() -> String {
+    let mut groups: Vec<(String, &str)> = Vec::new();
+    for b in keymap::bindings()
+        .iter()
+        .filter(|b| b.scope() == Scope::Filter)
+    {
+        let Some(hint) = b.hint else { continue };
+        let key = b.keys[0].label();
+        match groups.last_mut() {
+            Some((keys, h)) if *h == hint => keys.push_str(&key),
+            _ => groups.push((key, hint)),
+        }
+    }
+    let parts: Vec<String> = groups.iter().map(|(k, h)| format!("{k} {h}")).collect();
+    format!("  {}", parts.join(" · "))
+}
+
+/// The keys to show, with their words, in order.
+fn hints(app: &App) -> Vec<(String, &'static str)> {
+    let repro = app.focus() == PaneId::Repro && !app.help_open();
+    let mut out: Vec<(String, &'static str)> = Vec::new();
+    if repro {
+        // Its own keys first; global keys it takes over are left out.
+        out.extend(
+            keys::available(app.repro())
+                .into_iter()
+                .map(|(a, words)| (keymap::key_label(a), words)),
+        );
+    }
+    for b in keymap::bindings()
+        .iter()
+        .filter(|b| b.scope() == Scope::Global)
+    {
+        if repro && (keymap::shadowed(b, Scope::Repro) || b.command == Action::OpenRepro.into()) {
+            continue;
+        }
+        if let Some(hint) = hint(b, app) {
+            out.push((b.keys[0].label(), hint));
+        }
+    }
+    out
+}
+
+/// A global binding's footer word, as it applies now.
 fn hint(b: &Binding, app: &App) -> Option<&'static str> {
     let h = b.hint?;
-    Some(match b.action {
+    let Command::Global(action) = b.command else {
+        return None;
+    };
+    Some(match action {
         Action::Pause if app.is_paused() => "resume",
-        Action::Details if app.zoom.is_some() => "back",
-        Action::ToggleAll if app.show_all => "findings",
-        Action::ReproStart if app.repro.any_busy() => return None,
-        Action::ReproStop if !app.repro.any_busy() => return None,
-        Action::ReproCloseSocket if !app.repro.any_held() => return None,
-        Action::ReproDuel | Action::ReproParityDuel | Action::ReproGuardDuel
-            if app.repro.any_busy() =>
-        {
-            return None;
-        }
-        Action::ReproDuel if app.repro.duel => "one loop",
+        Action::Details if app.zoomed().is_some() => "back",
+        Action::ToggleAll if app.shows_all() => "findings",
         _ => h,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_filter_keys_come_from_the_table() {
+        assert_eq!(filter_keys(), "  Enter keeps it · Esc clears · ↑↓ move");
+    }
 }

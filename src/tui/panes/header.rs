@@ -35,19 +35,19 @@ pub fn ago(secs: i64) -> String {
 
 /// The note lines: what went wrong, what cannot be seen.
 pub fn notes(app: &App) -> Vec<(Style, String)> {
-    let t = &app.theme;
+    let t = app.theme();
     let mut v = Vec::new();
-    if let Some((at, msg)) = &app.failure {
+    if let Some((at, msg)) = app.failure() {
         v.push((
             t.error,
             format!(
                 "✖ scan failed at {}: {msg} (retrying every {})",
                 hms(at),
-                format_interval(app.interval)
+                format_interval(app.interval())
             ),
         ));
     }
-    if let Some(snap) = &app.snapshot {
+    if let Some(snap) = app.snapshot() {
         if let Some(note) = &snap.visibility_note {
             v.push((t.warning, format!("ⓘ {note}")));
         }
@@ -76,16 +76,16 @@ pub fn height(app: &App, _width: u16) -> u16 {
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let t = &app.theme;
+    let t = app.theme();
     let width = area.width as usize;
     let mut lines: Vec<Line> = Vec::new();
 
     // 1: the title bar, with the policy and the clock.
-    let clock = format!(" {} ", hms(&app.now));
+    let clock = format!(" {} ", hms(&app.now()));
     // Narrow: the facts matter more than the program's name.
     let narrow = width < 80;
     let mut title = String::from(if narrow { "" } else { " selfconn-tui │" });
-    match &app.snapshot {
+    match app.snapshot() {
         Some(snap) => {
             let own = snap.own_namespace();
             title.push_str(&format!(
@@ -115,7 +115,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     ]));
 
     // 2: the counts.
-    match (&app.snapshot, app.counts) {
+    match (app.snapshot(), app.counts()) {
         (Some(_), Some(c)) => {
             let sc_style = if c.self_connects > 0 {
                 t.self_connect
@@ -178,15 +178,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     }
 
     // 3: live or paused, and the refresh.
-    let every = format_interval(app.interval);
-    let status = match (&app.paused_since, &app.snapshot) {
+    let every = format_interval(app.interval());
+    let status = match (app.paused_since(), app.snapshot()) {
         (Some(since), snap) => {
             let mut v = vec![
                 Span::styled(" ⏸ PAUSED ", t.paused),
                 Span::styled(" since ", t.dim),
-                Span::styled(hms(since), t.value),
+                Span::styled(hms(&since), t.value),
                 Span::styled(
-                    format!(" ({})", ago((app.now - *since).num_seconds())),
+                    format!(" ({})", ago((app.now() - since).num_seconds())),
                     t.dim,
                 ),
             ];
@@ -211,8 +211,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 Span::styled(every, t.value),
                 Span::styled(format!(" · scan took {}", scan_time(s.scan_micros)), t.dim),
             ];
-            let age = (app.now - s.taken_at).num_milliseconds();
-            let late = app.interval.as_millis() as i64 * 3 + 2000;
+            let age = (app.now() - s.taken_at).num_milliseconds();
+            let late = app.interval().as_millis() as i64 * 3 + 2000;
             if age > late {
                 v.push(Span::styled(
                     format!(" · last result {} ago", ago(age / 1000)),

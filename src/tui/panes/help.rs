@@ -1,5 +1,6 @@
 //! The help overlay (`?`): printed from the key table, so it always says
-//! what the keys do.
+//! what the keys do (the typing keys of the filter and the repro form
+//! included).
 
 use std::cell::Cell;
 
@@ -9,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
 
 use crate::tui::app::{App, Effect};
-use crate::tui::keymap::{self, Action, MOUSE_HELP, REPRO_TYPING_HELP, Section};
+use crate::tui::keymap::{self, Action, MOUSE_HELP, Section, TYPING_HELP};
 use crate::tui::text::{truncate_end, width};
 
 #[derive(Debug, Default)]
@@ -34,7 +35,7 @@ fn key_line(keys: String, does: &'static str, style: ratatui::style::Style) -> L
 
 /// The help text, one line per binding, grouped by section.
 pub fn content(app: &App) -> Vec<Line<'static>> {
-    let t = &app.theme;
+    let t = app.theme();
     let mut out = Vec::new();
     for section in Section::ALL {
         if !out.is_empty() {
@@ -44,8 +45,8 @@ pub fn content(app: &App) -> Vec<Line<'static>> {
         for b in keymap::bindings().iter().filter(|b| b.section == section) {
             out.push(key_line(keymap::keys_label(b), b.help, t.key));
         }
-        if section == Section::Repro {
-            for (what, does) in REPRO_TYPING_HELP {
+        if section == Section::Typing {
+            for (what, does) in TYPING_HELP {
                 out.push(key_line(what.to_string(), does, t.key));
             }
         }
@@ -91,7 +92,7 @@ impl HelpOverlay {
         self.max_scroll.set(lines.len().saturating_sub(inner_h));
         self.page.set(inner_h.max(1));
         let scroll = self.scroll.min(self.max_scroll.get());
-        let t = &app.theme;
+        let t = app.theme();
         let more = if self.max_scroll.get() > 0 {
             " j/k scroll · "
         } else {

@@ -29,7 +29,7 @@ pub const REPRO_TAG: &str = "◆ repro";
 /// and waiting in TIME_WAIT): in the tool's own namespace, on an address
 /// the pane connected to itself.
 pub fn is_repro_socket(app: &App, snap: &Snapshot, s: &Socket) -> bool {
-    s.entry.is_self_connected() && snap.namespace_of(s).is_own && app.repro.is_mark(s.entry.local)
+    s.entry.is_self_connected() && snap.namespace_of(s).is_own && app.repro().is_mark(s.entry.local)
 }
 
 #[derive(Debug, Default)]
@@ -94,29 +94,29 @@ pub fn fit_columns(avail: usize, desired: &[usize; 9], many_ns: bool) -> Vec<(Co
 
 impl SocketsPane {
     fn title(app: &App) -> Vec<Span<'static>> {
-        let t = &app.theme;
-        let v = &app.view;
+        let t = app.theme();
+        let v = app.view();
         let mut spans = vec![];
-        let what = if app.show_all {
+        let what = if app.shows_all() {
             "All sockets"
         } else {
             "Findings"
         };
         spans.push(Span::styled(what.to_string(), t.value));
-        if app.snapshot.is_none() {
+        if app.snapshot().is_none() {
             // Nothing counted yet.
-        } else if app.filter.is_active() {
+        } else if app.filter().is_active() {
             spans.push(Span::raw(format!(
                 " {} of {} match “{}”",
                 v.rows.len(),
                 v.candidates,
-                terminal_safe(app.filter.text())
+                terminal_safe(app.filter().text())
             )));
         } else {
             spans.push(Span::raw(format!(" {}", v.rows.len())));
         }
-        if app.show_all
-            && let Some(c) = app.counts
+        if app.shows_all()
+            && let Some(c) = app.counts()
         {
             spans.push(Span::styled(
                 format!(
@@ -154,15 +154,19 @@ impl Pane for SocketsPane {
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
-        let t = &app.theme;
-        let sort = format!(" sort: {} {} ", app.sort.column.title(), app.sort.arrow());
+        let t = app.theme();
+        let sort = format!(
+            " sort: {} {} ",
+            app.sort().column.title(),
+            app.sort().arrow()
+        );
         let block = pane_block(app, PaneId::Sockets, Self::title(app))
             .title_top(Line::from(Span::styled(sort, t.dim)).right_aligned());
         let inner = block.inner(area);
         frame.render_widget(block, area);
 
-        let Some(snap) = &app.snapshot else {
-            let lines = match &app.failure {
+        let Some(snap) = app.snapshot() else {
+            let lines = match app.failure() {
                 Some((_, msg)) => vec![
                     Line::from(Span::styled("The scan failed:", t.error)),
                     Line::from(terminal_safe(msg).into_owned()),
@@ -173,19 +177,19 @@ impl Pane for SocketsPane {
             Self::draw_message(frame, inner, lines);
             return;
         };
-        let view = &app.view;
+        let view = app.view();
         if view.rows.is_empty() {
-            let lines = if app.filter.is_active() {
+            let lines = if app.filter().is_active() {
                 vec![
                     Line::from(format!(
                         "Nothing matches “{}”.",
-                        terminal_safe(app.filter.text())
+                        terminal_safe(app.filter().text())
                     )),
                     Line::from(Span::styled(
                         format!(
                             "{} clears the filter{}.",
                             key_label(Action::Clear),
-                            if app.show_all {
+                            if app.shows_all() {
                                 ""
                             } else {
                                 "; a searches all sockets"
@@ -194,7 +198,7 @@ impl Pane for SocketsPane {
                         t.dim,
                     )),
                 ]
-            } else if app.show_all {
+            } else if app.shows_all() {
                 vec![Line::from("No TCP sockets at all.")]
             } else {
                 vec![
@@ -247,7 +251,7 @@ impl Pane for SocketsPane {
             })
             .collect();
         for (i, c) in Column::ALL.iter().enumerate() {
-            let title_w = width(c.title()) + usize::from(*c == app.sort.column);
+            let title_w = width(c.title()) + usize::from(*c == app.sort().column);
             desired[i] = texts
                 .iter()
                 .map(|r| width(&r[i]))
@@ -260,8 +264,8 @@ impl Pane for SocketsPane {
 
         let header = Row::new(cols.iter().map(|(c, w)| {
             let mut title = c.title().to_string();
-            if *c == app.sort.column {
-                title.push_str(app.sort.arrow());
+            if *c == app.sort().column {
+                title.push_str(app.sort().arrow());
             }
             Cell::from(truncate_end(&title, *w))
         }))
@@ -302,7 +306,7 @@ impl Pane for SocketsPane {
                 Scrollbar::new(ScrollbarOrientation::VerticalRight)
                     .begin_symbol(None)
                     .end_symbol(None)
-                    .style(t.border(app.focus == PaneId::Sockets)),
+                    .style(t.border(app.focus() == PaneId::Sockets)),
                 area.inner(Margin {
                     vertical: 2,
                     horizontal: 0,
@@ -334,7 +338,7 @@ impl Pane for SocketsPane {
                 let first = area.y + 2;
                 let body = table_body_rows(area);
                 if mouse.row >= first && ((mouse.row - first) as usize) < body {
-                    let v = &app.view;
+                    let v = app.view();
                     let offset = visible_offset(v.offset, v.selected, v.rows.len(), body);
                     let i = offset + (mouse.row - first) as usize;
                     if i < v.rows.len() {

@@ -9,7 +9,7 @@ use crate::tui::app::App;
 use crate::tui::layout::{MIN_HEIGHT, MIN_WIDTH};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let t = &app.theme;
+    let t = app.theme();
     let mut lines = vec![
         Line::styled(
             format!("Terminal too small: {}×{}", area.width, area.height),
@@ -18,7 +18,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         Line::raw(format!("selfconn-tui needs {MIN_WIDTH}×{MIN_HEIGHT}.")),
         Line::styled("Enlarge it, or press q to quit.", t.dim),
     ];
-    if let Some(c) = app.counts
+    if let Some(c) = app.counts()
         && c.self_connects > 0
     {
         lines.push(Line::styled(

@@ -15,9 +15,10 @@ use std::sync::mpsc::{self, Receiver, TryRecvError};
 
 use socket2::{Domain, SockAddr, Socket, Type};
 
-use super::repro::{MAX_ATTEMPTS, MAX_TIME, Purpose, ReproRequest, ReproUpdate, SLOTS};
+use super::messages::{Purpose, ReproRequest, ReproUpdate};
+use super::{MAX_ATTEMPTS, MAX_TIME, SLOTS};
 use crate::core::ports::PortPolicy;
-use crate::repro::{Config, ReproHandle, SelfConnection, Target};
+use crate::repro::{Config, Mode, ReproHandle, SelfConnection, Target};
 use crate::sys::procnet::{NetFiles, read_policy};
 
 #[derive(Debug, Default)]
@@ -79,45 +80,7 @@ impl ReproRunner {
                 port,
                 mode,
                 rate,
-            } => {
-                let s = &mut self.slots[slot];
-                // A new run on this slot: its old socket goes first (it
-                // may hold the very port), then any old loop.
-                if s.held.take().is_some() {
-                    self.ready.push(ReproUpdate::Closed { slot });
-                }
-                if let Some(h) = s.running.take() {
-                    let _ = h.stop_and_join();
-                }
-                let (tx, rx) = mpsc::channel();
-                let spawned = std::thread::Builder::new()
-                    .name("selfconn-repro-check".into())
-                    .spawn(move || {
-                        let started = Target::resolve(&host, port)
-                            .map_err(|e| e.to_string())
-                            .and_then(|target| {
-                                let config = Config {
-                                    rate,
-                                    max_time: MAX_TIME,
-                                    max_attempts: MAX_ATTEMPTS,
-                                    ..Config::new(target, mode)
-                                };
-                                config.check().map_err(|e| e.to_string())?;
-                                ReproHandle::spawn(config)
-                                    .map_err(|e| format!("cannot start the loop: {e}"))
-                            });
-                        // When the start was cancelled meanwhile, the
-                        // handle comes back and is dropped: the loop stops.
-                        let _ = tx.send(started);
-                    });
-                match spawned {
-                    Ok(_) => s.starting = Some(rx),
-                    Err(e) => self.ready.push(ReproUpdate::Refused {
-                        slot,
-                        message: format!("cannot start a thread: {e}"),
-                    }),
-                }
-            }
+            } => self.start(slot, host, port, mode, rate),
             ReproRequest::Stop { slot } => {
                 let s = &mut self.slots[slot];
                 if s.starting.take().is_some() {
@@ -133,6 +96,47 @@ impl ReproRunner {
                     self.ready.push(ReproUpdate::Closed { slot });
                 }
             }
+        }
+    }
+
+    /// Checks the target in a short-lived thread, which starts the loop.
+    fn start(&mut self, slot: usize, host: String, port: u16, mode: Mode, rate: Option<f64>) {
+        let s = &mut self.slots[slot];
+        // A new run on this slot: its old socket goes first (it may hold
+        // the very port), then any old loop.
+        if s.held.take().is_some() {
+            self.ready.push(ReproUpdate::Closed { slot });
+        }
+        if let Some(h) = s.running.take() {
+            let _ = h.stop_and_join();
+        }
+        let (tx, rx) = mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("selfconn-repro-check".into())
+            .spawn(move || {
+                let started = Target::resolve(&host, port)
+                    .map_err(|e| e.to_string())
+                    .and_then(|target| {
+                        let config = Config {
+                            rate,
+                            max_time: MAX_TIME,
+                            max_attempts: MAX_ATTEMPTS,
+                            ..Config::new(target, mode)
+                        };
+                        config.check().map_err(|e| e.to_string())?;
+                        ReproHandle::spawn(config)
+                            .map_err(|e| format!("cannot start the loop: {e}"))
+                    });
+                // When the start was cancelled meanwhile, the handle comes
+                // back and is dropped: the loop stops.
+                let _ = tx.send(started);
+            });
+        match spawned {
+            Ok(_) => s.starting = Some(rx),
+            Err(e) => self.ready.push(ReproUpdate::Refused {
+                slot,
+                message: format!("cannot start a thread: {e}"),
+            }),
         }
     }
 

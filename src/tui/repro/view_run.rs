@@ -1,0 +1,510 @@
+//! The repro pane while a loop runs and after it ended: the attempts and
+//! the source port in large type (as large as fits), the stage chain, the
+//! story in plain words, the source-port ticker, the counters and a
+//! sparkline of attempts per second.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Sparkline};
+
+use crate::core::ports::PortPolicy;
+use crate::repro::explain::TargetFacts;
+use crate::repro::{End, Mode, Stage};
+use crate::tui::bigdigits::{self, Size};
+use crate::tui::text::{truncate_end, width};
+use crate::tui::theme::Theme;
+
+use super::form::group;
+use super::history::{Run, Step};
+use super::view::Cursor;
+use super::words::story;
+
+/// A part of the screen: its priority (0 matters most) and its lines.
+type Block = (u8, Vec<Line<'static>>);
+
+/// How the numbers are laid out.
+#[derive(Debug, Clone, Copy)]
+struct Numbers {
+    attempts: Size,
+    ports: Size,
+    /// The target in large type too (else in the label).
+    target_big: bool,
+    /// Attempts above the ports rather than beside them.
+    stacked: bool,
+}
+
+const GAP: u16 = 3;
+
+impl Numbers {
+    fn widths(&self, attempts: &str, source: &str, target: &str) -> (u16, u16) {
+        let a = self.attempts.width(attempts).max(8);
+        let p = if self.target_big {
+            let cmp = self.ports.width("=");
+            let pad = self.ports.width(source) + 1 + cmp + 1;
+            let label = if pad >= 12 { pad + 6 } else { 20 };
+            (pad + self.ports.width(target)).max(label)
+        } else {
+            self.ports.width(source).max(21 + width(target) as u16)
+        };
+        (a, p)
+    }
+
+    fn width(&self, attempts: &str, source: &str, target: &str) -> u16 {
+        let (a, p) = self.widths(attempts, source, target);
+        if self.stacked { a.max(p) } else { a + GAP + p }
+    }
+
+    fn height(&self) -> u16 {
+        let a = 1 + self.attempts.height();
+        let p = 1 + self.ports.height();
+        if self.stacked { a + p } else { a.max(p) }
+    }
+
+    /// The biggest layout that fits.
+    fn pick(w: u16, h: u16, attempts: &str, source: &str, target: &str) -> Numbers {
+        use Size::*;
+        for (ports, target_big) in [
+            (Large, true),
+            (Medium, true),
+            (Large, false),
+            (Medium, false),
+        ] {
+            for a in [Large, Medium, Small].into_iter().filter(|&a| a <= ports) {
+                for stacked in [false, true] {
+                    let n = Numbers {
+                        attempts: a,
+                        ports,
+                        target_big,
+                        stacked,
+                    };
+                    if n.width(attempts, source, target) <= w && n.height() <= h {
+                        return n;
+                    }
+                }
+            }
+        }
+        Numbers {
+            attempts: Small,
+            ports: Small,
+            target_big: true,
+            stacked: false,
+        }
+    }
+}
+
+/// A run: numbers, the stage chain and what it means, ticker, counters,
+/// sparkline; after the end, the result. When rows are short, the least
+/// important parts go first (see [`story`] for the order).
+pub(super) fn running(
+    frame: &mut Frame,
+    cur: &mut Cursor,
+    t: &Theme,
+    run: &Run,
+    facts: &TargetFacts,
+) {
+    let s = &run.stats;
+    let w = cur.area.width as usize;
+    let target = run.target().port();
+    let (mut blocks, continued) = blocks(t, run, facts, w);
+    // Rows kept for the story before the numbers grow: two per part.
+    let must: u16 = blocks
+        .iter()
+        .filter(|(p, _)| *p <= MUST)
+        .map(|(_, l)| l.len().min(2) as u16)
+        .sum();
+    let attempts = group(s.attempts);
+    let source = s
+        .last_source_port
+        .map_or_else(|| "-".to_string(), |p| p.to_string());
+    let target_txt = target.to_string();
+    let texts = (attempts.as_str(), source.as_str(), target_txt.as_str());
+    let n = Numbers::pick(
+        cur.area.width,
+        cur.left().saturating_sub(must),
+        texts.0,
+        texts.1,
+        texts.2,
+    );
+    let mut left = cur.left().saturating_sub(n.height());
+    let keep = fit(&mut blocks, &continued, &mut left, w);
+    let hit = s.last_source_port == Some(target) || run.self_connection().is_some();
+    draw_numbers(frame, cur.take(n.height()), t, n, texts, hit);
+    // Spare rows: one under the numbers, one above the sparkline.
+    if left >= 4 {
+        cur.take(1);
+        left -= 1;
+    }
+    for ((_, lines), keep) in blocks.into_iter().zip(keep) {
+        if keep {
+            cur.lines(frame, lines);
+        }
+    }
+    // A rate over a handful of attempts means nothing.
+    if left >= 3 && (!run.rates.is_empty() || s.attempts >= 100) {
+        cur.take(1);
+        let h = cur.left().min(SPARK_MAX);
+        sparkline(frame, cur.take(h), t, run);
+    }
+}
+
+/// (priority, lines), in display order; 0 matters most. A long part of
+/// the story keeps two lines ahead of the ticker and the counters; the
+/// rest comes when there is room (marked `…` when there is not). Also
+/// the blocks that go on in the next one.
+fn blocks(t: &Theme, run: &Run, facts: &TargetFacts, w: usize) -> (Vec<Block>, Vec<usize>) {
+    let mut blocks: Vec<Block> = vec![(0, vec![chain(t, run, w)])];
+    let mut continued: Vec<usize> = Vec::new();
+    for (prio, mut lines) in story(t, run, facts, w) {
+        if prio <= MUST && lines.len() > 2 {
+            let rest = lines.split_off(2);
+            blocks.push((prio, lines));
+            continued.push(blocks.len() - 1);
+            blocks.push((6, rest));
+        } else {
+            blocks.push((prio, lines));
+        }
+    }
+    blocks.push((4, vec![ticker(t, run, &facts.policy, w)]));
+    blocks.push((5, vec![counters(t, run, w)]));
+    (blocks, continued)
+}
+
+/// Which blocks fit in `left` rows, most important first; a must-have
+/// block is cut (and marked) rather than left out.
+fn fit(blocks: &mut [Block], continued: &[usize], left: &mut u16, w: usize) -> Vec<bool> {
+    let mut order: Vec<usize> = (0..blocks.len()).collect();
+    order.sort_by_key(|&i| blocks[i].0);
+    let mut keep = vec![false; blocks.len()];
+    for i in order {
+        let h = blocks[i].1.len() as u16;
+        if h <= *left {
+            keep[i] = true;
+            *left -= h;
+        } else if blocks[i].0 <= MUST && *left > 0 {
+            blocks[i].1.truncate(*left as usize);
+            ellipsis(&mut blocks[i].1, w);
+            keep[i] = true;
+            *left = 0;
+        }
+    }
+    for &i in continued {
+        if keep[i] && !keep[i + 1] {
+            ellipsis(&mut blocks[i].1, w);
+        }
+    }
+    keep
+}
+
+/// Attempts per second: the label, then the bars.
+fn sparkline(frame: &mut Frame, r: Rect, t: &Theme, run: &Run) {
+    let average = group(run.stats.attempts_per_sec().round() as u64);
+    let label = if run.rates.is_empty() {
+        // Over before the first frame: no rate to plot.
+        Line::from(vec![
+            Span::styled("attempts/s ", t.dim),
+            Span::styled(average, t.value),
+            Span::styled(" on average", t.dim),
+        ])
+    } else {
+        Line::from(vec![
+            Span::styled("attempts/s ", t.dim),
+            Span::styled(group(run.recent_rate()), t.value),
+            Span::styled(format!(" lately · {average} on average"), t.dim),
+        ])
+    };
+    let [lr, bars] = r.layout(&Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(0),
+    ]));
+    frame.render_widget(Paragraph::new(label), lr);
+    let n = bars.width as usize;
+    let data: Vec<u64> = run.rates.iter().rev().take(n).rev().copied().collect();
+    // Headroom above the highest bar: a steady pace reads as a line, not
+    // a wall.
+    let top = data.iter().copied().max().unwrap_or(0).saturating_mul(5) / 4;
+    frame.render_widget(
+        Sparkline::default()
+            .data(&data)
+            .max(top.max(1))
+            .style(t.chart),
+        bars,
+    );
+}
+
+/// Marks the last line as cut short.
+fn ellipsis(lines: &mut [Line<'static>], w: usize) {
+    if let Some(last) = lines.last_mut() {
+        let text: String = last.spans.iter().map(|s| s.content.as_ref()).collect();
+        let style = last.spans.first().map_or(last.style, |s| s.style);
+        let cut = truncate_end(text.trim_end(), w.saturating_sub(1));
+        *last = Line::styled(format!("{}…", cut.trim_end_matches('…')), style);
+    }
+}
+
+/// Story parts with this priority or better are kept before the numbers grow.
+const MUST: u8 = 3;
+/// The sparkline's most rows (with its label).
+const SPARK_MAX: u16 = 10;
+
+fn draw_numbers(
+    frame: &mut Frame,
+    r: Rect,
+    t: &Theme,
+    n: Numbers,
+    (attempts, source, target): (&str, &str, &str),
+    hit: bool,
+) {
+    let hit_style = t.self_connect.remove_modifier(Modifier::REVERSED);
+    let (aw, pw) = n.widths(attempts, source, target);
+    let (ar, pr) = if n.stacked {
+        let ah = 1 + n.attempts.height();
+        (
+            Rect::new(r.x, r.y, aw.min(r.width), ah.min(r.height)),
+            Rect::new(r.x, r.y + ah, pw.min(r.width), r.height.saturating_sub(ah)),
+        )
+    } else {
+        (
+            Rect::new(r.x, r.y, aw.min(r.width), r.height),
+            Rect::new(
+                r.x + aw + GAP,
+                r.y,
+                pw.min(r.width.saturating_sub(aw + GAP)),
+                r.height,
+            ),
+        )
+    };
+    let mut a = vec![Line::styled("ATTEMPTS", t.dim)];
+    a.extend(bigdigits::render(attempts, n.attempts, t.value));
+    frame.render_widget(Paragraph::new(a), ar);
+
+    let src_style = if hit { hit_style } else { t.value };
+    let cmp = if hit { "=" } else { "≠" };
+    let mut p: Vec<Line<'static>> = Vec::new();
+    if n.target_big {
+        let sw = n.ports.width(source) as usize;
+        let cw = n.ports.width(cmp) as usize;
+        let pad = sw + 1 + cw + 1;
+        let label = if pad >= 12 {
+            format!("{:<pad$}TARGET", "SOURCE PORT")
+        } else {
+            "SOURCE PORT · TARGET".to_string()
+        };
+        p.push(Line::styled(label, t.dim));
+        let sl = bigdigits::render(source, n.ports, src_style);
+        let cl = bigdigits::render(cmp, n.ports, if hit { hit_style } else { t.dim });
+        let tl = bigdigits::render(target, n.ports, t.value);
+        for ((s, c), tt) in sl.into_iter().zip(cl).zip(tl) {
+            let mut spans = s.spans;
+            spans.push(Span::raw(" "));
+            spans.extend(c.spans);
+            spans.push(Span::raw(" "));
+            spans.extend(tt.spans);
+            p.push(Line::from(spans));
+        }
+    } else {
+        p.push(Line::from(vec![
+            Span::styled("SOURCE PORT ", t.dim),
+            Span::styled(
+                if hit { "= " } else { "≠ " },
+                if hit { hit_style } else { t.dim },
+            ),
+            Span::styled("target ", t.dim),
+            Span::styled(target.to_string(), t.value),
+        ]));
+        p.extend(bigdigits::render(source, n.ports, src_style));
+    }
+    frame.render_widget(Paragraph::new(p), pr);
+}
+
+/// trying ▸ kernel picked 44600 ▸ simultaneous open ▸ ESTABLISHED to itself ▸ echo proven
+fn chain(t: &Theme, run: &Run, w: usize) -> Line<'static> {
+    let port = run.target().port();
+    // In bind mode the loop sets the source port itself.
+    let bind = run.config.mode == Mode::Bind;
+    let picked = if bind {
+        format!("bound {port}")
+    } else {
+        format!("kernel picked {port}")
+    };
+    let long = [
+        "trying".to_string(),
+        picked,
+        "simultaneous open".to_string(),
+        "ESTABLISHED to itself".to_string(),
+        "echo proven".to_string(),
+    ];
+    let short = [
+        "trying",
+        if bind { "bound" } else { "picked" },
+        "sim. open",
+        "ESTABLISHED",
+        "echo",
+    ]
+    .map(String::from);
+    let ending = ending(t, run);
+    let fits = |spans: &[Span]| spans.iter().map(|s| width(&s.content)).sum::<usize>() <= w;
+    for labels in [&long, &short] {
+        let spans = chain_spans(t, run, labels, ending.as_ref());
+        if fits(&spans) {
+            return Line::from(spans);
+        }
+    }
+    // Too narrow for the chain: the stage alone.
+    let (label, style) = match ending {
+        Some((label, style)) => (format!("✖ {label}"), style),
+        None if run.is_running() => (format!("● {}", long[run.furthest as usize]), t.key),
+        None => (format!("✓ {}", long[run.furthest as usize]), t.live),
+    };
+    Line::styled(truncate_end(&label, w), style)
+}
+
+/// How a run that did not prove a self-connection ended, for the chain.
+fn ending(t: &Theme, run: &Run) -> Option<(String, Style)> {
+    match (&run.end, run.stats.stage) {
+        (None, _) => None,
+        (Some(End::SelfConnected { echo, .. }), _) if !echo.verified => {
+            Some((Stage::EchoFailed.label().to_string(), t.warning))
+        }
+        (Some(End::SelfConnected { .. }), _) => None,
+        (Some(End::Failed(_)), _) => Some((Stage::Failed.label().to_string(), t.error)),
+        (Some(_), stage) => Some((stage.label().to_string(), t.warning)),
+    }
+}
+
+/// The chain's steps with `labels`: reached, current, or ahead.
+fn chain_spans(
+    t: &Theme,
+    run: &Run,
+    labels: &[String; 5],
+    ending: Option<&(String, Style)>,
+) -> Vec<Span<'static>> {
+    let mut spans = Vec::new();
+    for (i, step) in Step::ALL.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(" ▸ ", t.dim));
+        }
+        let reached = *step <= run.furthest;
+        let current = run.is_running() && *step == run.furthest;
+        let (text, style) = if current {
+            (format!("● {}", labels[i]), t.key)
+        } else if reached {
+            (format!("✓ {}", labels[i]), t.live)
+        } else {
+            (labels[i].clone(), t.dim)
+        };
+        spans.push(Span::styled(text, style));
+    }
+    if let Some((label, style)) = ending {
+        spans.push(Span::styled(" ▸ ", t.dim));
+        spans.push(Span::styled(format!("✖ {label}"), *style));
+    }
+    spans
+}
+
+/// The source ports the kernel handed out lately, newest last, and the
+/// parity counts; shorter forms when narrow.
+fn ticker(t: &Theme, run: &Run, policy: &PortPolicy, w: usize) -> Line<'static> {
+    let s = &run.stats;
+    let target = run.target().port();
+    let style_of = |p: u16| {
+        if p == target {
+            t.self_connect
+        } else if policy.range.has_connect_parity(p) {
+            t.value
+        } else {
+            t.medium
+        }
+    };
+    let counts = format!(
+        "even {} · odd {}",
+        group(s.even_source_ports),
+        group(s.odd_source_ports)
+    );
+    for (head, tail) in [
+        ("source ports ", format!("  {counts}")),
+        ("ports ", format!(" {counts}")),
+        ("", format!(" {counts}")),
+    ] {
+        let room = w.saturating_sub(width(head) + width(&tail));
+        let mut ports: Vec<Span<'static>> = Vec::new();
+        let mut used = 0;
+        for &p in run.ports.iter().rev() {
+            let txt = format!("{p} ");
+            if used + txt.len() > room {
+                break;
+            }
+            used += txt.len();
+            ports.push(Span::styled(txt, style_of(p)));
+        }
+        if ports.is_empty() && !run.ports.is_empty() {
+            continue;
+        }
+        ports.reverse();
+        let mut spans = vec![Span::styled(head, t.dim)];
+        if ports.is_empty() {
+            spans.push(Span::styled("none yet ", t.dim));
+        }
+        spans.extend(ports);
+        spans.push(Span::styled(tail, t.dim));
+        return Line::from(spans);
+    }
+    Line::styled(truncate_end(&counts, w), t.dim)
+}
+
+/// elapsed · refused · errors · caught
+fn counters(t: &Theme, run: &Run, w: usize) -> Line<'static> {
+    let s = &run.stats;
+    let errors = s.errors.total();
+    let mut spans = vec![
+        Span::styled("elapsed ", t.dim),
+        Span::styled(format!("{:.1} s", s.elapsed.as_secs_f64()), t.value),
+        Span::styled(" · refused ", t.dim),
+        Span::styled(group(s.refused), t.value),
+        Span::styled(" · errors ", t.dim),
+        Span::styled(group(errors), if errors > 0 { t.warning } else { t.value }),
+    ];
+    if errors > 0 {
+        let named: Vec<String> = s
+            .errors
+            .nonzero()
+            .map(|(name, n)| format!("{name} {}", group(n)))
+            .collect();
+        spans.push(Span::styled(format!(" ({})", named.join(", ")), t.dim));
+    }
+    spans.push(Span::styled(" · caught ", t.dim));
+    spans.push(Span::styled(
+        group(s.caught),
+        if s.caught > 0 { t.live } else { t.value },
+    ));
+    let total: usize = spans.iter().map(|s| width(&s.content)).sum();
+    if total > w {
+        let text: String = spans.iter().map(|s| s.content.as_ref()).collect();
+        return Line::styled(truncate_end(&text, w), t.dim);
+    }
+    Line::from(spans)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_shrink_to_fit() {
+        let n = Numbers::pick(118, 20, "14,116", "46382", "46384");
+        assert_eq!(
+            (n.attempts, n.ports, n.target_big),
+            (Size::Large, Size::Large, true)
+        );
+        let n = Numbers::pick(118, 20, "1,234,567", "46382", "46384");
+        assert_eq!(n.ports, Size::Large);
+        assert!(n.attempts < Size::Large || n.stacked);
+        let n = Numbers::pick(78, 4, "14,116", "46382", "46384");
+        assert_eq!((n.ports, n.target_big), (Size::Medium, true));
+        let n = Numbers::pick(38, 4, "14,116", "46382", "46384");
+        assert!(n.ports <= Size::Medium && !n.target_big, "{n:?}");
+        let n = Numbers::pick(38, 1, "14,116", "46382", "46384");
+        assert_eq!(n.ports, Size::Small);
+    }
+}
