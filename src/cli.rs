@@ -30,6 +30,8 @@ pub enum Command {
     Scan(commands::scan::ScanArgs),
     /// Make a client connect to itself on a local port, and prove it
     Repro(commands::repro::ReproArgs),
+    /// Serve Prometheus metrics on /metrics (default 127.0.0.1:9977)
+    Serve(commands::serve::ServeArgs),
 }
 
 /// Parses the command line and runs the chosen mode.
@@ -41,6 +43,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Some(Command::Scan(args)) => commands::scan::run(args),
         Some(Command::Repro(args)) => commands::repro::run(args),
+        Some(Command::Serve(args)) => commands::serve::run(args),
         None => commands::dashboard::run(cli.dashboard),
     }
 }

@@ -3,3 +3,5 @@
 pub mod dashboard;
 pub mod repro;
 pub mod scan;
+pub mod serve;
+pub mod textfile;

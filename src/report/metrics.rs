@@ -242,7 +242,10 @@ impl Collector for SnapshotMetrics {
              down. risk=high: the parity connect() tries first.",
             ns.iter().flat_map(|(name, r)| {
                 [
-                    ([("netns", name.as_str()), ("risk", "high")], r.high_listeners),
+                    (
+                        [("netns", name.as_str()), ("risk", "high")],
+                        r.high_listeners,
+                    ),
                     (
                         [("netns", name.as_str()), ("risk", "medium")],
                         r.medium_listeners,
