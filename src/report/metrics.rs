@@ -338,7 +338,8 @@ impl Collector for RuntimeMetrics {
             gauge(
                 &mut enc,
                 "selfconn_last_scan_age_seconds",
-                "Seconds since the last successful scan finished (the metrics above are that old).",
+                "Seconds since the last successful scan finished: how old the findings and port \
+                 policies shown are.",
                 age,
             )?;
         }
