@@ -2,6 +2,8 @@
 //! (insta): names, labels, help, ordering, and the escaping of label
 //! values that come from other processes.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -220,4 +222,41 @@ fn runtime_part_with_live_counts_age_and_process() {
         Some(&process),
     );
     insta::assert_snapshot!(text);
+}
+
+#[test]
+fn the_golden_text_passes_promtool_check_metrics() {
+    use std::io::Write;
+    let have = std::process::Command::new("promtool")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !have {
+        common::skip("promtool missing (Debian package prometheus)");
+        return;
+    }
+    let snap = fixture();
+    let mut history = ScanHistory::default();
+    history.record_scan(&snap);
+    let text = metrics::textfile(&snap, &history, &LiveCounts::default());
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
