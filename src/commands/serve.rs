@@ -10,6 +10,7 @@
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -104,23 +105,12 @@ pub fn run(args: ServeArgs) -> ExitCode {
         }
     };
     // Before anything can be asked to stop: a signal then ends the loop.
-    let mut signals = match Signals::new([SIGTERM, SIGINT]) {
-        Ok(s) => s,
+    let on_signal = match SignalWatch::start(server.clone()) {
+        Ok(w) => w,
         Err(e) => {
             eprintln!("selfconn-tui: cannot handle signals: {e}");
             return ExitCode::from(2);
         }
-    };
-    let signal_handle = signals.handle();
-    let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let on_signal = {
-        let (server, stopping) = (server.clone(), stopping.clone());
-        std::thread::spawn(move || {
-            if signals.forever().next().is_some() {
-                stopping.store(true, std::sync::atomic::Ordering::SeqCst);
-                server.unblock();
-            }
-        })
     };
 
     let shared: Shared = Arc::default();
@@ -138,7 +128,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
     let status = loop {
         match server.recv() {
             Ok(request) => answer(request, &shared),
-            Err(_) if stopping.load(std::sync::atomic::Ordering::SeqCst) => {
+            Err(_) if on_signal.stopping() => {
                 break ExitCode::SUCCESS;
             }
             Err(e) => {
@@ -149,9 +139,45 @@ pub fn run(args: ServeArgs) -> ExitCode {
     };
     drop(stop_scans);
     let _ = scans.join();
-    signal_handle.close();
-    let _ = on_signal.join();
+    on_signal.close();
     status
+}
+
+/// A thread that waits for SIGTERM or SIGINT, then unblocks the server's
+/// `recv()` so that the request loop ends.
+struct SignalWatch {
+    handle: signal_hook::iterator::Handle,
+    thread: std::thread::JoinHandle<()>,
+    stopping: Arc<AtomicBool>,
+}
+
+impl SignalWatch {
+    fn start(server: Arc<tiny_http::Server>) -> std::io::Result<SignalWatch> {
+        let mut signals = Signals::new([SIGTERM, SIGINT])?;
+        let handle = signals.handle();
+        let stopping = Arc::new(AtomicBool::new(false));
+        let flag = stopping.clone();
+        let thread = std::thread::spawn(move || {
+            if signals.forever().next().is_some() {
+                flag.store(true, Ordering::SeqCst);
+                server.unblock();
+            }
+        });
+        Ok(SignalWatch {
+            handle,
+            thread,
+            stopping,
+        })
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    fn close(self) {
+        self.handle.close();
+        let _ = self.thread.join();
+    }
 }
 
 fn bind_reason(e: &std::io::Error) -> String {
