@@ -46,6 +46,8 @@ pub enum Command {
     Completions(commands::generate::CompletionsArgs),
     /// Print the man page (roff)
     Man(commands::generate::ManArgs),
+    /// Serve Prometheus metrics on /metrics (default 127.0.0.1:9977)
+    Serve(commands::serve::ServeArgs),
 }
 
 /// Parses the command line and runs the chosen mode.
@@ -70,6 +72,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Some(Command::Scan(args)) => commands::scan::run(args),
         Some(Command::Repro(args)) => commands::repro::run(args),
+        Some(Command::Serve(args)) => commands::serve::run(args),
         Some(Command::Config(args)) => commands::config::run(args, &layered),
         Some(Command::Completions(args)) => commands::generate::completions(args, layered.command),
         Some(Command::Man(args)) => commands::generate::man(args, layered.command),

@@ -314,7 +314,7 @@ const BAD_FILES: &[(&str, &str)] = &[
     ),
     (
         "[serve]\nlisten = \"localhost\"\n",
-        "c.toml:2: serve.listen: \"localhost\" is not ADDRESS:PORT",
+        "c.toml:2: serve.listen: invalid value 'localhost' for '--listen <ADDR:PORT>'",
     ),
     (
         "interval = 1\n",

@@ -5,6 +5,8 @@ pub mod dashboard;
 pub mod generate;
 pub mod repro;
 pub mod scan;
+pub mod serve;
+pub mod textfile;
 
 use std::io::Write;
 use std::process::ExitCode;

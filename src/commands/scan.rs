@@ -23,6 +23,10 @@ pub struct ScanArgs {
     /// container id, or the PID of a process inside it
     #[arg(long, value_name = "NAME|ID")]
     pub netns: Option<String>,
+    /// Write the findings as Prometheus metrics to FILE instead (for
+    /// node_exporter's textfile collector), atomically; exit 0 when written
+    #[arg(long, value_name = "FILE", conflicts_with = "json")]
+    pub prometheus: Option<PathBuf>,
     /// The proc filesystem to read (for tests on fixture trees)
     #[arg(long, hide = true, default_value = "/proc")]
     pub proc_root: PathBuf,
@@ -43,6 +47,9 @@ pub fn run(args: ScanArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return super::fail(args.json, &e),
     };
+    if let Some(file) = &args.prometheus {
+        return super::textfile::write(&snapshot, file);
+    }
     let mut stdout = std::io::stdout().lock();
     let written = if args.json {
         let mut out = std::io::BufWriter::new(&mut stdout);

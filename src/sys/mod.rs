@@ -2,6 +2,7 @@
 //! namespace joins. A scan ([`scanner`]) asks a [`source::Source`] (the
 //! live kernel, [`live`], or a fixture tree) for its facts.
 
+pub mod atomic_file;
 pub mod diag;
 pub mod lines;
 pub mod live;
