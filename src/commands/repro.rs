@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use clap::builder::PossibleValue;
 use clap::{Args, ValueEnum};
 
+use crate::commands::pcap;
 use crate::core::ports::PortPolicy;
 use crate::report::{repro_json, repro_text};
 use crate::repro::explain::{Likelihood, prospect};
@@ -58,6 +59,11 @@ pub struct ReproArgs {
     /// `selfconn-tui scan` or `ss -tn`)
     #[arg(long)]
     pub hold: bool,
+    /// Capture the target port's packets on loopback during the run and write them to FILE
+    /// as a pcap file (`tcpdump -r FILE`, Wireshark): the last 200 packets and the whole
+    /// self-connect handshake. Needs root
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<std::path::PathBuf>,
 }
 
 impl ValueEnum for Mode {
@@ -137,6 +143,15 @@ pub fn run(args: ReproArgs) -> ExitCode {
         }
     }
 
+    // Before the run: without root or with a bad path, say so and stop.
+    let mut capture = match &args.pcap {
+        Some(path) => match pcap::start(path, config.target.port()) {
+            Ok(p) => Some(p),
+            Err(e) => return fail(e),
+        },
+        None => None,
+    };
+
     let live = std::io::stderr().is_terminal();
     if live {
         announce(&config, &policy);
@@ -147,6 +162,11 @@ pub fn run(args: ReproArgs) -> ExitCode {
             Err(e) => return fail(format!("cannot start the loop: {e}")),
         };
     let mut outcome = watch(handle, &config, live);
+    if let Some(p) = capture.take()
+        && let Err(e) = p.finish()
+    {
+        return fail(e);
+    }
 
     let code = match &outcome.end {
         End::SelfConnected { .. } => ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! The I/O layer: everything that reads `/proc`, and the namespace joins.
 
+pub mod capture;
 pub mod diag;
 pub mod netns;
 pub mod nsjoin;
