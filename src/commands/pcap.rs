@@ -18,13 +18,13 @@ pub struct PcapRun {
 /// the run, with the reason.
 pub fn start(path: &Path, port: u16) -> Result<PcapRun, String> {
     let capture = Capture::start(port).map_err(|e| match e {
-        CaptureError::NeedsRoot => format!(
-            "--pcap: {e}; run as root, or leave --pcap out to run without a capture"
-        ),
+        CaptureError::NeedsRoot => {
+            format!("--pcap: {e}; run as root, or leave --pcap out to run without a capture")
+        }
         e => format!("--pcap: {e}"),
     })?;
-    let file = File::create(path)
-        .map_err(|e| format!("--pcap: cannot write {}: {e}", path.display()))?;
+    let file =
+        File::create(path).map_err(|e| format!("--pcap: cannot write {}: {e}", path.display()))?;
     Ok(PcapRun {
         path: path.to_path_buf(),
         file,

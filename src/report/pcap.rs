@@ -16,7 +16,11 @@ const LINKTYPE_RAW: u32 = 101;
 /// The whole file's bytes.
 pub fn encode<'a>(packets: impl IntoIterator<Item = &'a Captured>) -> Vec<u8> {
     let mut out = Vec::new();
-    for field in [MAGIC.to_ne_bytes().as_slice(), &2u16.to_ne_bytes(), &4u16.to_ne_bytes()] {
+    for field in [
+        MAGIC.to_ne_bytes().as_slice(),
+        &2u16.to_ne_bytes(),
+        &4u16.to_ne_bytes(),
+    ] {
         out.extend_from_slice(field);
     }
     // Time zone offset and accuracy (both unused: 0), snapshot length, link type.

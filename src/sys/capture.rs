@@ -13,9 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use nix::errno::Errno;
-use nix::sys::socket::{
-    ControlMessageOwned, LinkAddr, MsgFlags, recvmsg, setsockopt, sockopt,
-};
+use nix::sys::socket::{ControlMessageOwned, LinkAddr, MsgFlags, recvmsg, setsockopt, sockopt};
 use socket2::{Domain, Protocol, SockFilter, Socket, Type};
 
 use crate::core::packets::bpf::{self, PACKET_OUTGOING, SNAPLEN};
@@ -85,7 +83,8 @@ impl Default for Limits {
 pub struct Stats {
     /// Packets of the port read.
     pub packets: u64,
-    /// Read but not the port's TCP (queued before the filter was on).
+    /// Read but not kept: not the port's TCP, or a second copy (what the
+    /// kernel filter should have dropped).
     pub skipped: u64,
     /// Dropped from the waiting packets because nobody took them.
     pub overflowed: u64,
@@ -190,12 +189,13 @@ fn open(port: u16) -> Result<Socket, CaptureError> {
     let ifindex = nix::net::if_::if_nametoindex("lo").map_err(CaptureError::NoLoopback)?;
     // The protocol goes in network byte order: all of them.
     let all = i32::from((libc::ETH_P_ALL as u16).to_be());
-    let socket = Socket::new(Domain::PACKET, Type::DGRAM, Some(Protocol::from(all))).map_err(
-        |e| match e.raw_os_error() {
+    let socket =
+        Socket::new(Domain::PACKET, Type::DGRAM, Some(Protocol::from(all))).map_err(|e| match e
+            .raw_os_error()
+        {
             Some(libc::EPERM) | Some(libc::EACCES) => CaptureError::NeedsRoot,
             _ => CaptureError::io("an AF_PACKET socket")(e),
-        },
-    )?;
+        })?;
     let program: Vec<SockFilter> = bpf::port_filter(port, ifindex)
         .into_iter()
         .map(|i| SockFilter::new(i.code, i.jt, i.jf, i.k))
@@ -282,10 +282,7 @@ fn read_loop(
         };
         match recv(socket, &mut buf, flags) {
             Ok(r) => {
-                // The loopback's outgoing copy: the filter drops it already.
-                if !r.outgoing {
-                    batch.push(take(&buf, &r, port));
-                }
+                batch.push(take(&buf, &r, port));
                 if batch.len() >= BATCH {
                     hand_over(shared, &mut batch);
                 }
@@ -312,7 +309,8 @@ fn read_loop(
     None
 }
 
-/// The captured bytes and, when they are the port's TCP, the packet.
+/// The captured bytes and, when they are the port's TCP (and not the
+/// loopback's outgoing copy, which the filter drops already), the packet.
 fn take(buf: &[u8], r: &Received, port: u16) -> (Captured, Option<Packet>) {
     let time = r.time.unwrap_or_else(|| {
         let now = SystemTime::now()
@@ -326,7 +324,7 @@ fn take(buf: &[u8], r: &Received, port: u16) -> (Captured, Option<Packet>) {
     let data = buf[..r.len.min(buf.len())].to_vec();
     let packet = parse(&data, time)
         .ok()
-        .filter(|p| p.src.port() == port || p.dst.port() == port);
+        .filter(|p| !r.outgoing && (p.src.port() == port || p.dst.port() == port));
     let captured = Captured {
         time,
         data,
