@@ -352,3 +352,10 @@ fn hand_over(shared: &Mutex<Shared>, batch: &mut Vec<(Captured, Option<Packet>)>
         s.fresh.push_back(packet);
     }
 }
+
+/// The local time's offset from UTC now, in seconds: what
+/// [`crate::core::packets::Strip::lines`] takes to print local times, as
+/// tcpdump does.
+pub fn local_utc_offset() -> i32 {
+    chrono::Local::now().offset().local_minus_utc()
+}
