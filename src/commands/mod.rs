@@ -3,6 +3,7 @@
 pub mod config;
 pub mod dashboard;
 pub mod generate;
+pub mod pcap;
 pub mod repro;
 pub mod scan;
 pub mod serve;

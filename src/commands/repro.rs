@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use clap::builder::PossibleValue;
 use clap::{Args, ValueEnum};
 
+use crate::commands::pcap;
 use crate::core::sanitize::terminal_safe_cut;
 use crate::report::error_json::{ErrorJson, ErrorKind};
 use crate::report::{repro_json, repro_text};
@@ -60,6 +61,11 @@ pub struct ReproArgs {
     /// `selfconn-tui scan` or `ss -tn`)
     #[arg(long)]
     pub hold: bool,
+    /// Capture the target port's packets on loopback during the run and write them to FILE
+    /// as a pcap file (`tcpdump -r FILE`, Wireshark): the last 200 packets and the whole
+    /// self-connect handshake. Needs root (e.g. self-connect.pcap)
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<std::path::PathBuf>,
 }
 
 impl ValueEnum for Mode {
@@ -145,6 +151,15 @@ pub fn run(args: ReproArgs) -> ExitCode {
         }
     };
 
+    // Before the run: without root or with a bad path, say so and stop.
+    let mut capture = match &args.pcap {
+        Some(path) => match pcap::start(path, config.target.port()) {
+            Ok(p) => Some(p),
+            Err(e) => return fail(json, ErrorKind::System, e),
+        },
+        None => None,
+    };
+
     let live = std::io::stderr().is_terminal();
     announce(&config, &facts, live);
     let handle =
@@ -159,6 +174,11 @@ pub fn run(args: ReproArgs) -> ExitCode {
             }
         };
     let mut outcome = watch(handle, &config, live);
+    if let Some(p) = capture.take()
+        && let Err(e) = p.finish()
+    {
+        return fail(json, ErrorKind::System, e);
+    }
     // Read again: the target may have been taken (or freed) meanwhile;
     // not after a self-connect, whose own socket holds it now.
     let facts = match outcome.is_self_connected() {

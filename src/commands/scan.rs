@@ -24,7 +24,8 @@ pub struct ScanArgs {
     #[arg(long, value_name = "NAME|ID")]
     pub netns: Option<String>,
     /// Write the findings as Prometheus metrics to FILE instead (for
-    /// node_exporter's textfile collector), atomically; exit 0 when written
+    /// node_exporter's textfile collector), atomically; exit 0 when written.
+    /// (e.g. /var/lib/prometheus/node-exporter/selfconn.prom)
     #[arg(long, value_name = "FILE", conflicts_with = "json")]
     pub prometheus: Option<PathBuf>,
     /// The proc filesystem to read (for tests on fixture trees)

@@ -5,6 +5,7 @@
 pub mod advice;
 pub mod changes;
 pub mod live;
+pub mod packets;
 pub mod ports;
 pub mod quote;
 pub mod sanitize;

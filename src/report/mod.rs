@@ -4,6 +4,7 @@
 
 pub mod error_json;
 pub mod metrics;
+pub mod pcap;
 pub mod repro_json;
 pub mod repro_text;
 pub mod scan_json;

@@ -3,6 +3,7 @@
 //! live kernel, [`live`], or a fixture tree) for its facts.
 
 pub mod atomic_file;
+pub mod capture;
 pub mod diag;
 pub mod lines;
 pub mod live;
