@@ -155,8 +155,9 @@ pub fn free_port_fix(socket: &Socket, ns: &Namespace) -> Fix {
         note: Some(
             "The first shows the process and its file descriptor (fd=N); the second (root, and a \
              kernel built with CONFIG_INET_DIAG_DESTROY) aborts only this socket: its holder gets \
-             ECONNABORTED, and the service can bind the port at once. Then reserve the port or \
-             move the service, so that it does not happen again."
+             ECONNABORTED, and the service can bind the port at once (unless the client bound \
+             the port itself: then only its closing the socket frees it). Then reserve the port \
+             or move the service, so that it does not happen again."
                 .to_string(),
         ),
     }

@@ -6,3 +6,4 @@ pub mod nsjoin;
 pub mod owners;
 pub mod procnet;
 pub mod scanner;
+pub mod sockdestroy;
