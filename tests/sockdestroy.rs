@@ -85,6 +85,23 @@ fn a_self_connect_is_destroyed_and_its_port_can_be_bound_at_once() {
 }
 
 #[test]
+fn a_self_connect_in_time_wait_holds_the_port_until_destroyed() {
+    in_private_netns(|| {
+        let addr: SocketAddr = "127.0.0.1:44612".parse().unwrap();
+        drop(self_connect_by_kernel(addr));
+        // The client set no SO_REUSEADDR: its TIME_WAIT blocks even a
+        // service that does (std's listener sets it).
+        assert!(TcpListener::bind(addr).is_err(), "TIME_WAIT holds the port");
+        let done = SockDestroyer::open()
+            .unwrap()
+            .destroy_self_connected(addr, addr, 0)
+            .unwrap();
+        assert_eq!(done.state, selfconn_tui::core::socket::TcpState::TimeWait);
+        assert!(listen_plain(addr).is_ok(), "free once destroyed");
+    });
+}
+
+#[test]
 fn an_explicitly_bound_self_connect_keeps_its_port_until_its_holder_closes_it() {
     in_private_netns(|| {
         let addr: SocketAddr = "127.0.0.1:44610".parse().unwrap();
@@ -125,9 +142,10 @@ fn anything_but_the_self_connect_asked_for_is_refused() {
         let mut one = [0u8; 1];
         accepted.read_exact(&mut one).unwrap();
         assert!(listen_plain(addr).is_err(), "still held");
-        // In TIME_WAIT nothing holds it: refused with that reason.
+        // Closed since: in TIME_WAIT, not the socket asked for.
+        let inode = inode_of(&held);
         drop(held);
-        let e = d.destroy_self_connected(addr, addr, 0);
+        let e = d.destroy_self_connected(addr, addr, inode);
         assert!(matches!(e, Err(DestroyError::TimeWait { .. })), "{e:?}");
     });
 }

@@ -128,15 +128,18 @@ pub fn free_port_fix(socket: &Socket, ns: &Namespace) -> Fix {
         .map(|p| format!("{p} "))
         .unwrap_or_default();
     let filter = ss_filter(e.local);
-    if matches!(e.state, TcpState::TimeWait | TcpState::Close) {
+    if e.state == TcpState::TimeWait {
         return Fix {
             title: format!(
-                "Wait: in {} no process holds it, and it frees {port} by itself within 60 s",
-                e.state
+                "Free {port} now: in TIME_WAIT no process holds it, but it keeps the port for up \
+                 to 60 s; destroy it"
             ),
-            commands: vec![format!("{prefix}ss -tan '{filter}'")],
+            commands: vec![format!("{prefix}ss -K -tn state time-wait '{filter}'")],
             note: Some(
-                "A service that sets SO_REUSEADDR (most do) can bind the port already.".to_string(),
+                "Root, and a kernel that aborts TIME_WAIT sockets (Linux 6.18 does). It blocks \
+                 even a service that sets SO_REUSEADDR, unless the client set it too. Then \
+                 reserve the port or move the service, so that it does not happen again."
+                    .to_string(),
             ),
         };
     }
@@ -180,7 +183,7 @@ fn self_connect_advice(socket: &Socket, ns: &Namespace) -> Advice {
             "If a service should listen on {port}, this socket is why it cannot bind it \
              (EADDRINUSE): the port is taken while the socket is open{}.",
             if e.state == TcpState::TimeWait {
-                ", and in TIME_WAIT for a service that binds without SO_REUSEADDR"
+                ", and for up to 60 s in TIME_WAIT, even from a service that sets SO_REUSEADDR"
             } else {
                 ""
             }
@@ -441,7 +444,8 @@ mod tests {
             fix.commands[1],
             "ip netns exec blue ss -K -tn 'src [::1]:44600 and dst [::1]:44600'"
         );
-        // In TIME_WAIT nothing holds it and ss -K does not reach it: wait.
+        // In TIME_WAIT no process holds it, yet it holds the port: ss -K
+        // reaches it only with a state filter.
         let tw = socket(
             "127.0.0.1:44600",
             "127.0.0.1:44600",
@@ -449,8 +453,14 @@ mod tests {
             &ns(""),
         );
         let a = advise(&tw, &ns(""));
-        assert!(a.fixes[0].title.starts_with("Wait"), "{:?}", a.fixes[0]);
-        assert!(!a.fixes[0].commands.iter().any(|c| c.contains("-K")));
-        assert!(a.why.iter().any(|w| w.contains("without SO_REUSEADDR")));
+        assert_eq!(
+            a.fixes[0].commands,
+            vec!["ss -K -tn state time-wait 'src 127.0.0.1:44600 and dst 127.0.0.1:44600'"]
+        );
+        assert!(
+            a.why
+                .iter()
+                .any(|w| w.contains("even from a service that sets SO_REUSEADDR"))
+        );
     }
 }

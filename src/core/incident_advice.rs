@@ -7,6 +7,7 @@ use chrono::{DateTime, Local};
 
 use super::changes::{Fact, Incident, Inference, Timeline, TimelineStep};
 use super::snapshot::Owner;
+use super::socket::TcpState;
 
 /// A duration in ms as people say it: `850 ms`, `3.2 s`, `4 min 10 s`.
 fn delay_words(ms: i64) -> String {
@@ -47,9 +48,14 @@ pub fn incident_summary(i: &Incident) -> String {
         Owner::Unknown(_) => "a process".to_string(),
     };
     let tail = if i.inferred.contains(&Inference::ServiceCannotBind) {
+        let until = if h.state == TcpState::TimeWait {
+            "that socket leaves TIME_WAIT (up to 60 s)"
+        } else {
+            "that socket closes"
+        };
         format!(
             " and now holds the port: the service cannot bind {port} again (EADDRINUSE) until \
-             that socket closes"
+             {until}"
         )
     } else if !i.known.contains(&Fact::NoListenerOnPort) {
         format!("; a listener is on {port} again")
@@ -91,7 +97,14 @@ pub fn incident_known_and_inferred(i: &Incident) -> (Vec<String>, Vec<String>) {
                 delay_words(i.delay_at_most_ms)
             ),
             Fact::NoListenerOnPort => format!("Nothing listens on {port}."),
-            Fact::PortHeld => format!("The self-connected socket is open: it holds {port}."),
+            Fact::PortHeld => format!(
+                "The self-connected socket is {}: it holds {port}.",
+                if i.self_connect.state == TcpState::TimeWait {
+                    "in TIME_WAIT (up to 60 s)"
+                } else {
+                    "open"
+                }
+            ),
         })
         .collect();
     let inferred = i
@@ -200,7 +213,7 @@ mod tests {
     }
 
     #[test]
-    fn the_summary_says_when_a_listener_is_back_or_the_socket_is_closing() {
+    fn the_summary_says_when_a_listener_is_back_or_the_socket_is_in_time_wait() {
         let (i, timeline) = incident(TcpState::Established, true);
         assert!(incident_summary(&i).ends_with("; a listener is on 44600 again."));
         assert!(
@@ -211,8 +224,7 @@ mod tests {
         );
         let (i, _) = incident(TcpState::TimeWait, false);
         assert!(
-            incident_summary(&i)
-                .ends_with("the socket is closing (TIME_WAIT) and frees the port within 60 s."),
+            incident_summary(&i).ends_with("until that socket leaves TIME_WAIT (up to 60 s)."),
             "{}",
             incident_summary(&i)
         );

@@ -66,8 +66,8 @@ pub enum DestroyError {
     #[error("{addr} is gone already: nothing holds the port through it any more")]
     Gone { addr: SocketAddr },
     #[error(
-        "{addr} is in TIME_WAIT: no process holds it and it goes by itself within 60 s (a \
-         service that sets SO_REUSEADDR can bind the port already)"
+        "{addr} was closed since and is in TIME_WAIT: not destroyed; look again (in \
+         TIME_WAIT, with inode 0, it can be destroyed too)"
     )]
     TimeWait { addr: SocketAddr },
     #[error(
@@ -155,7 +155,10 @@ impl SockDestroyer {
         }
         let addr = local;
         let (found, cookie) = self.lookup(addr).map_err(|e| errno_error(e, addr))?;
-        if found.state == TcpState::TimeWait {
+        // In TIME_WAIT no process holds it (inode 0), yet it keeps the
+        // port for up to 60 s, even from a service that sets SO_REUSEADDR
+        // when the client did not; Linux 6.18 aborts it as well.
+        if found.state == TcpState::TimeWait && inode != 0 {
             return Err(DestroyError::TimeWait { addr });
         }
         if found.local != addr || found.remote != addr {

@@ -244,9 +244,16 @@ fn a_listener_back_first_means_no_incident_later() {
 }
 
 #[test]
-fn a_self_connect_already_in_time_wait_does_not_hold_the_port() {
+fn a_self_connect_already_in_time_wait_still_holds_the_port_but_a_closed_one_not() {
     let mut tr = vacated();
     let changes = tr.observe(&snap(8, host(), vec![thief(TcpState::TimeWait)]));
+    let [i] = incidents(&changes)[..] else {
+        panic!("one incident expected: {changes:#?}");
+    };
+    assert!(i.known.contains(&Fact::PortHeld));
+    assert!(i.inferred.contains(&Inference::ServiceCannotBind));
+    let mut tr = vacated();
+    let changes = tr.observe(&snap(8, host(), vec![thief(TcpState::Close)]));
     let [i] = incidents(&changes)[..] else {
         panic!("one incident expected: {changes:#?}");
     };

@@ -92,7 +92,7 @@ pub enum Fact {
     SelfConnectOnPort,
     /// Nothing listened on the port when the self-connection was seen.
     NoListenerOnPort,
-    /// The self-connection is open (not yet TIME_WAIT): it holds the port.
+    /// The self-connection is open, or in TIME_WAIT: it holds the port.
     PortHeld,
 }
 
@@ -366,7 +366,9 @@ impl Incidents {
                 && o.entry.local.port() == key.port
                 && snap.namespace_of(o).id == key.netns
         });
-        let holds = !matches!(s.state, TcpState::TimeWait | TcpState::Close);
+        // TIME_WAIT holds it too, for up to 60 s, even from a service
+        // that sets SO_REUSEADDR when the client did not (Linux 6.18).
+        let holds = s.state != TcpState::Close;
         let mut known = vec![Fact::ListenerGone, Fact::SelfConnectOnPort];
         if !listener_back {
             known.push(Fact::NoListenerOnPort);
