@@ -2,4 +2,5 @@
 
 pub mod dashboard;
 pub mod repro;
+pub mod repro_scenario;
 pub mod scan;

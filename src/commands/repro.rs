@@ -58,6 +58,10 @@ pub struct ReproArgs {
     /// `selfconn-tui scan` or `ss -tn`)
     #[arg(long)]
     pub hold: bool,
+    /// Play a whole incident instead: `restart`, a service whose port a client connected to
+    /// itself takes while the service restarts (the client is a plain connect() loop)
+    #[arg(long, value_name = "NAME")]
+    pub scenario: Option<crate::repro::scenario::Scenario>,
 }
 
 impl ValueEnum for Mode {
@@ -110,6 +114,9 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 }
 
 pub fn run(args: ReproArgs) -> ExitCode {
+    if let Some(scenario) = args.scenario {
+        return super::repro_scenario::run(scenario, &args);
+    }
     let target = match Target::resolve(&args.host, args.port) {
         Ok(t) => t,
         Err(e) => return fail(e),
