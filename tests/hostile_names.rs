@@ -217,7 +217,8 @@ fn the_dashboard_shows_hostile_names_escaped() {
     }
     // The details of a selected row quote the namespace: escaped too.
     d.handle(key(crossterm::event::KeyCode::Enter));
-    let t = render(&mut d, 120, 30);
+    // Tall enough for the whole of the details, fixes included.
+    let t = render(&mut d, 120, 60);
     let text = screen(&t).join("\n");
     assert_eq!(offending(&text), Vec::<char>::new(), "{text}");
     assert!(text.contains("\\u{202e}web\\x1b[2J"), "{text}");

@@ -5,6 +5,7 @@ pub mod dashboard;
 pub mod generate;
 pub mod pcap;
 pub mod repro;
+pub mod repro_scenario;
 pub mod scan;
 pub mod serve;
 pub mod textfile;

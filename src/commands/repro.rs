@@ -66,6 +66,10 @@ pub struct ReproArgs {
     /// self-connect handshake. Needs root (e.g. self-connect.pcap)
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<std::path::PathBuf>,
+    /// Play a whole incident instead: `restart`, a service whose port a client connected to
+    /// itself takes while the service restarts (the client is a plain connect() loop)
+    #[arg(long, value_name = "NAME")]
+    pub scenario: Option<crate::repro::scenario::Scenario>,
 }
 
 impl ValueEnum for Mode {
@@ -121,6 +125,9 @@ fn fail(json: bool, kind: impl Into<ErrorKind>, message: impl std::fmt::Display)
 }
 
 pub fn run(args: ReproArgs) -> ExitCode {
+    if let Some(scenario) = args.scenario {
+        return super::repro_scenario::run(scenario, &args);
+    }
     let json = args.json;
     let target = match Target::resolve(&args.host, args.port) {
         Ok(t) => t,

@@ -2,9 +2,11 @@
 //! The dashboard's details pane shows them; kept here so that they are
 //! tested without a terminal.
 
+use std::net::SocketAddr;
+
 use super::ports::{PortPolicy, Risk};
 use super::snapshot::{Namespace, Owner, Socket};
-use super::socket::FindingKind;
+use super::socket::{FindingKind, TcpState};
 
 /// Where a persistent sysctl setting belongs.
 pub const SYSCTL_DROP_IN: &str = "/etc/sysctl.d/90-reserved-ports.conf";
@@ -107,6 +109,111 @@ fn owner_line(owner: &Owner) -> String {
     }
 }
 
+/// The `ss` filter that matches exactly the self-connection on `addr`
+/// (its local and remote address), e.g. `src 127.0.0.1:44600 and dst
+/// 127.0.0.1:44600`; IPv6 addresses in brackets, as `ss` wants them.
+pub fn ss_filter(addr: SocketAddr) -> String {
+    format!("src {addr} and dst {addr}")
+}
+
+/// The fix that frees the port a self-connection holds, now: restart the
+/// client that holds it, or destroy that one socket with `ss -K` (root,
+/// kernel with CONFIG_INET_DIAG_DESTROY). In TIME_WAIT no process holds it
+/// and `ss -K` does not reach it: it goes by itself within 60 s.
+pub fn free_port_fix(socket: &Socket, ns: &Namespace) -> Fix {
+    let e = &socket.entry;
+    let port = e.local.port();
+    let prefix = ns
+        .enter_prefix()
+        .map(|p| format!("{p} "))
+        .unwrap_or_default();
+    let filter = ss_filter(e.local);
+    if e.state == TcpState::TimeWait {
+        return Fix {
+            title: format!(
+                "Free {port} now: in TIME_WAIT no process holds it, but it keeps the port for up \
+                 to 60 s; destroy it"
+            ),
+            commands: vec![format!("{prefix}ss -K -tn state time-wait '{filter}'")],
+            note: Some(
+                "Root, and a kernel that aborts TIME_WAIT sockets (Linux 6.18 does). It blocks \
+                 even a service that sets SO_REUSEADDR, unless the client set it too. Then \
+                 reserve the port or move the service, so that it does not happen again."
+                    .to_string(),
+            ),
+        };
+    }
+    let who = match &socket.owner {
+        Owner::Process(p) => format!("pid {} ({})", p.pid, p.name),
+        Owner::Unknown(_) => "the process that holds it".to_string(),
+    };
+    Fix {
+        title: format!(
+            "Free {port} now: restart the client that holds it, {who}, or destroy this one socket"
+        ),
+        commands: vec![
+            format!("{prefix}ss -tnp '{filter}'"),
+            format!("{prefix}ss -K -tn '{filter}'"),
+        ],
+        note: Some(
+            "The first shows the process and its file descriptor (fd=N); the second (root, and a \
+             kernel built with CONFIG_INET_DIAG_DESTROY) aborts only this socket: its holder gets \
+             ECONNABORTED, and the service can bind the port at once (unless the client bound \
+             the port itself: then only its closing the socket frees it). Then reserve the port \
+             or move the service, so that it does not happen again."
+                .to_string(),
+        ),
+    }
+}
+
+/// Why a self-connection matters, how it came about, and the fixes in
+/// order: free the port, then keep it from happening again.
+fn self_connect_advice(socket: &Socket, ns: &Namespace) -> Advice {
+    let e = &socket.entry;
+    let policy = &ns.policy;
+    let port = e.local.port();
+    let range = policy.range;
+    let mut why = vec![
+        format!(
+            "Local {} equals remote {}: every byte it sends comes back to it.",
+            e.local, e.remote
+        ),
+        owner_line(&socket.owner),
+        format!(
+            "If a service should listen on {port}, this socket is why it cannot bind it \
+             (EADDRINUSE): the port is taken while the socket is open{}.",
+            if e.state == TcpState::TimeWait {
+                ", and for up to 60 s in TIME_WAIT, even from a service that sets SO_REUSEADDR"
+            } else {
+                ""
+            }
+        ),
+    ];
+    if policy.is_ephemeral(port) {
+        why.push(format!(
+            "{port} lies in the ephemeral range {range} and is not reserved: a client \
+             retrying {port} while nothing listened got {port} as its own source port \
+             (TCP simultaneous open)."
+        ));
+    } else {
+        why.push(format!(
+            "{port} is outside the automatic range {range} (or reserved): the client \
+             must have bound its source port explicitly."
+        ));
+    }
+    let mut fixes = vec![free_port_fix(socket, ns)];
+    if policy.is_ephemeral(port) {
+        fixes.push(reserve_fix_in(ns, port));
+        fixes.push(move_fix(policy, port));
+    }
+    fixes.push(guard_fix());
+    Advice {
+        what: format!("A self-connected socket ({}), port {port}.", e.state),
+        why,
+        fixes,
+    }
+}
+
 /// Explains `socket`, a finding or not, against its namespace's policy.
 pub fn advise(socket: &Socket, ns: &Namespace) -> Advice {
     let e = &socket.entry;
@@ -115,37 +222,7 @@ pub fn advise(socket: &Socket, ns: &Namespace) -> Advice {
     let range = policy.range;
     let parity = |p: u16| if p % 2 == 0 { "even" } else { "odd" };
     match socket.finding.map(|f| (f.kind, f.risk)) {
-        Some((FindingKind::SelfConnect, _)) => {
-            let mut why = vec![
-                format!(
-                    "Local {} equals remote {}: every byte it sends comes back to it.",
-                    e.local, e.remote
-                ),
-                owner_line(&socket.owner),
-            ];
-            if policy.is_ephemeral(port) {
-                why.push(format!(
-                    "{port} lies in the ephemeral range {range} and is not reserved: a client \
-                     retrying {port} while nothing listened got {port} as its own source port \
-                     (TCP simultaneous open)."
-                ));
-            } else {
-                why.push(format!(
-                    "{port} is outside the automatic range {range} (or reserved): the client \
-                     must have bound its source port explicitly."
-                ));
-            }
-            let mut fixes = vec![guard_fix()];
-            if policy.is_ephemeral(port) {
-                fixes.push(move_fix(policy, port));
-                fixes.push(reserve_fix_in(ns, port));
-            }
-            Advice {
-                what: format!("A self-connected socket ({}), port {port}.", e.state),
-                why,
-                fixes,
-            }
-        }
+        Some((FindingKind::SelfConnect, _)) => self_connect_advice(socket, ns),
         Some((FindingKind::EphemeralListener, risk)) => {
             let mut why = vec![
                 format!(
@@ -306,7 +383,7 @@ mod tests {
     }
 
     #[test]
-    fn self_connect_advice_leads_with_the_guard() {
+    fn self_connect_advice_frees_the_port_first_then_reserves_moves_and_guards() {
         let n = ns("");
         let s = socket(
             "127.0.0.1:44600",
@@ -316,8 +393,21 @@ mod tests {
         );
         let a = advise(&s, &n);
         assert!(a.what.contains("self-connected"));
-        assert!(a.fixes[0].title.starts_with("Guard the client"));
-        assert!(a.fixes.len() == 3);
+        assert!(a.why.iter().any(|w| w.contains(
+            "If a service should listen on 44600, this socket is why it cannot bind it (EADDRINUSE)"
+        )));
+        let titles: Vec<&str> = a.fixes.iter().map(|f| f.title.as_str()).collect();
+        assert!(titles[0].starts_with("Free 44600 now"), "{titles:?}");
+        assert!(titles[1].starts_with("Reserve 44600"), "{titles:?}");
+        assert!(titles[2].starts_with("Move the service"), "{titles:?}");
+        assert!(titles[3].starts_with("Guard the client"), "{titles:?}");
+        assert_eq!(
+            a.fixes[0].commands,
+            vec![
+                "ss -tnp 'src 127.0.0.1:44600 and dst 127.0.0.1:44600'",
+                "ss -K -tn 'src 127.0.0.1:44600 and dst 127.0.0.1:44600'"
+            ]
+        );
         // Outside the range: only an explicit bind does that; no sysctl helps.
         let s = socket(
             "127.0.0.1:5000",
@@ -326,7 +416,51 @@ mod tests {
             &n,
         );
         let a = advise(&s, &n);
-        assert_eq!(a.fixes.len(), 1);
+        assert_eq!(a.fixes.len(), 2);
+        assert!(a.fixes[0].title.starts_with("Free 5000 now"));
         assert!(a.why.iter().any(|w| w.contains("bound its source port")));
+    }
+
+    #[test]
+    fn freeing_names_the_holder_brackets_ipv6_and_runs_inside_another_namespace() {
+        let n = Namespace {
+            id: 2,
+            name: "blue".into(),
+            is_own: false,
+            is_host: false,
+            ip_netns: Some("blue".into()),
+            ..ns("")
+        };
+        let mut s = socket("[::1]:44600", "[::1]:44600", TcpState::Established, &n);
+        s.owner = Owner::Process(std::sync::Arc::new(crate::core::snapshot::ProcessInfo {
+            pid: 4410,
+            name: "java".into(),
+            cmdline: "java -jar client.jar".into(),
+            user: "kafka".into(),
+        }));
+        let fix = free_port_fix(&s, &n);
+        assert!(fix.title.contains("pid 4410 (java)"), "{}", fix.title);
+        assert_eq!(
+            fix.commands[1],
+            "ip netns exec blue ss -K -tn 'src [::1]:44600 and dst [::1]:44600'"
+        );
+        // In TIME_WAIT no process holds it, yet it holds the port: ss -K
+        // reaches it only with a state filter.
+        let tw = socket(
+            "127.0.0.1:44600",
+            "127.0.0.1:44600",
+            TcpState::TimeWait,
+            &ns(""),
+        );
+        let a = advise(&tw, &ns(""));
+        assert_eq!(
+            a.fixes[0].commands,
+            vec!["ss -K -tn state time-wait 'src 127.0.0.1:44600 and dst 127.0.0.1:44600'"]
+        );
+        assert!(
+            a.why
+                .iter()
+                .any(|w| w.contains("even from a service that sets SO_REUSEADDR"))
+        );
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod advice;
 pub mod changes;
+pub mod incident_advice;
 pub mod live;
 pub mod packets;
 pub mod ports;

@@ -116,6 +116,38 @@ pub fn to_json(config: &Config, outcome: &Outcome, facts: &TargetFacts) -> Strin
         .unwrap_or_else(|e| format!("{{\"error\": \"cannot serialise the report: {e}\"}}"))
 }
 
+/// `repro --scenario ... --json`: the scenario, whether it went as told,
+/// and each step with its time and result.
+#[derive(Debug, Serialize)]
+pub struct ScenarioJson<'a> {
+    pub scenario: &'static str,
+    pub address: String,
+    pub port: u16,
+    pub reproduced: bool,
+    /// The client's loop: attempts and refusals before it connected to itself.
+    pub attempts: u64,
+    pub refused: u64,
+    pub steps: &'a [crate::repro::scenario::StepEvent],
+}
+
+/// The JSON text of a scenario run.
+pub fn scenario_to_json(
+    name: &'static str,
+    outcome: &crate::repro::scenario::ScenarioOutcome,
+) -> String {
+    let j = ScenarioJson {
+        scenario: name,
+        address: outcome.target.to_string(),
+        port: outcome.target.port(),
+        reproduced: outcome.reproduced,
+        attempts: outcome.client.attempts,
+        refused: outcome.client.refused,
+        steps: &outcome.steps,
+    };
+    serde_json::to_string_pretty(&j)
+        .unwrap_or_else(|e| format!("{{\"error\": \"cannot serialise the report: {e}\"}}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

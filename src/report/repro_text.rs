@@ -375,6 +375,78 @@ pub fn render(config: &Config, outcome: &Outcome, facts: &TargetFacts, colour: b
     out
 }
 
+/// One step of a scenario as a line: its time, the time since the start,
+/// and what happened.
+pub fn scenario_step_line(e: &crate::repro::scenario::StepEvent) -> String {
+    use crate::repro::scenario::{FreeWith, Step};
+    let what = match &e.step {
+        Step::ServiceStarted { addr } => format!("service started: listening on {addr}"),
+        Step::ServiceStopped { addr } => {
+            format!("service stopped: nothing listens on {addr}; a client keeps reconnecting to it")
+        }
+        Step::ClientSelfConnected {
+            local,
+            attempts,
+            refused,
+            echo_verified,
+        } => format!(
+            "the client connected to itself after {} ({refused} refused): local {local} = peer \
+             {local}{}; it now holds the port",
+            plural(*attempts, "attempt", "attempts"),
+            if *echo_verified {
+                ", echo verified"
+            } else {
+                ""
+            }
+        ),
+        Step::ClientGaveUp { end, attempts } => format!(
+            "the client gave up ({end}) after {} without connecting to itself",
+            plural(*attempts, "attempt", "attempts")
+        ),
+        Step::ServiceRestartFailed { call, errno } => format!(
+            "service restart FAILED: {call} {errno}, even with SO_REUSEADDR: the client's socket \
+             holds the port"
+        ),
+        Step::ServiceRestarted { addr } => {
+            format!("service restarted on {addr}: the port was not held")
+        }
+        Step::PortFreed { how, addr } => match how {
+            FreeWith::Close => format!(
+                "the client closed {addr} (SO_LINGER 0, so no TIME_WAIT holds the port): it is free"
+            ),
+            FreeWith::Destroy => {
+                format!("{addr} destroyed through sock_diag (as ss -K does): the port is free")
+            }
+        },
+        Step::PortNotFreed { error, .. } => format!("the port could not be freed: {error}"),
+        Step::ServiceBack { addr } => format!("service started again: listening on {addr}"),
+        Step::ServiceStartFailed { call, errno } => {
+            format!("the service could not start: {call} {errno}")
+        }
+        Step::Stopped => "stopped".to_string(),
+    };
+    format!(
+        "{} {:>7}  {what}",
+        e.time.format("%H:%M:%S%.3f"),
+        format!("+{:.2}s", e.elapsed_ms as f64 / 1000.0)
+    )
+}
+
+/// The last line of a scenario: whether the incident happened as told.
+pub fn scenario_summary(outcome: &crate::repro::scenario::ScenarioOutcome) -> String {
+    if outcome.reproduced {
+        format!(
+            "Reproduced: a client connected to itself on {} took the service's port; the \
+             service could start again only once that socket was gone. To prevent it: reserve \
+             the port (net.ipv4.ip_local_reserved_ports) or move the service out of the \
+             ephemeral range.",
+            outcome.target
+        )
+    } else {
+        format!("Not reproduced on {}: see the steps above.", outcome.target)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

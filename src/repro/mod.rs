@@ -29,6 +29,7 @@ pub mod handle;
 pub mod mode;
 pub mod pace;
 pub mod proof;
+pub mod scenario;
 pub mod target;
 
 pub use counters::{Counters, ErrorCounts, Snapshot, Stage};

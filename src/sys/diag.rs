@@ -163,7 +163,7 @@ fn parse_dump(mut data: &[u8], seq: u32, out: &mut Vec<SocketEntry>) -> std::io:
 }
 
 /// One `struct inet_diag_msg` as a [`SocketEntry`].
-fn parse_inet_diag_msg(b: &[u8]) -> Option<SocketEntry> {
+pub(crate) fn parse_inet_diag_msg(b: &[u8]) -> Option<SocketEntry> {
     if b.len() < INET_DIAG_MSG_LEN {
         return None;
     }

@@ -15,6 +15,7 @@ pub mod process;
 pub mod procnet;
 pub mod scanner;
 pub mod select;
+pub mod sockdestroy;
 pub mod source;
 pub mod tcp_table;
 pub mod tracefs;

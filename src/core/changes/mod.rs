@@ -11,13 +11,16 @@
 //! clock, no I/O. One file per kind of change.
 //!
 //! Room for what comes next: every kind is a variant with its own payload
-//! struct under one `event` tag, so a change caught live from the kernel, a
-//! retry storm starting or ending, or an incident linking a listener gone
-//! with a self-connect on its port is one more variant (and one more file
-//! with its own state), without reshaping the others.
+//! struct under one `event` tag, so a change caught live from the kernel or
+//! a retry storm starting or ending is one more variant (and one more file
+//! with its own state), without reshaping the others, as the incident
+//! (`port_stolen`: a listener gone, then a self-connect on its port) was.
 
 #[cfg(test)]
 pub(crate) mod fixtures;
+#[cfg(test)]
+mod incident_tests;
+mod incidents;
 mod listeners;
 mod namespaces;
 mod scan_errors;
@@ -30,6 +33,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Local};
 use serde::{Serialize, Serializer};
 
+pub use incidents::{
+    BindFailure, DEFAULT_WINDOW as DEFAULT_INCIDENT_WINDOW, Fact, Incident, IncidentRecord,
+    Inference, LostListener, PortHolder, Retries, Step as TimelineStep, Timeline,
+};
 pub use listeners::{ListenerAppeared, ListenerGone, ListenerRiskChanged, ListenerSafe};
 pub use namespaces::{NamespaceAppeared, NamespaceGone, RangeChanged, ReservedChanged};
 pub use scan_errors::{ScanFailed, WatchStarted};
@@ -77,6 +84,9 @@ pub enum ChangeKind {
     SelfConnectSeen(SelfConnect),
     /// A self-connected socket no longer in the tables.
     SelfConnectGone(SelfConnect),
+    /// A self-connection on a port whose listener went shortly before, in
+    /// the same namespace: the port stolen from a restarting service.
+    PortStolen(Box<Incident>),
 }
 
 /// A network namespace as changes name it.
@@ -104,6 +114,7 @@ pub struct ChangeTracker {
     namespaces: namespaces::Namespaces,
     listeners: listeners::Listeners,
     self_connects: self_connects::SelfConnects,
+    incidents: incidents::Incidents,
 }
 
 impl ChangeTracker {
@@ -130,10 +141,12 @@ impl ChangeTracker {
         for gone in self.namespaces.observe(snap, first, &mut out) {
             self.listeners.forget_netns(gone);
             self.self_connects.forget_netns(gone);
+            self.incidents.forget_netns(gone);
         }
         self.errors.observe(snap, &mut out);
         self.listeners.observe(snap, first, &mut out);
         self.self_connects.observe(snap, first, &mut out);
+        self.incidents.observe(snap, &mut out);
         self.started = true;
         out.into_iter()
             .map(|kind| Change {
@@ -152,6 +165,45 @@ impl ChangeTracker {
     /// The self-connections in the tables as of the last snapshot.
     pub fn self_connects(&self) -> impl Iterator<Item = &SelfConnect> {
         self.self_connects.iter()
+    }
+
+    /// How long after a listener goes a self-connection on its port is
+    /// linked to it ([`DEFAULT_INCIDENT_WINDOW`] unless set).
+    pub fn set_incident_window(&mut self, window: chrono::TimeDelta) {
+        self.incidents.set_window(window);
+    }
+
+    /// The incidents reported, open or recently closed, oldest first,
+    /// each with its timeline as of the last snapshot.
+    pub fn incidents(&self) -> &[IncidentRecord] {
+        self.incidents.records()
+    }
+
+    /// The open incident whose port `key`'s self-connection holds.
+    pub fn incident_of(&self, key: &SelfConnectKey) -> Option<&IncidentRecord> {
+        self.incidents.records().iter().rev().find(|r| {
+            r.is_open()
+                && r.incident.netns.id == key.netns
+                && r.incident.self_connect.addr == key.addr
+        })
+    }
+
+    /// Failed connects to the port seen live (a kernel event source):
+    /// added to the open incident on it, if any. Returns whether one was.
+    pub fn note_retries(&mut self, netns: u64, port: u16, retries: Retries) -> bool {
+        self.incidents
+            .open_mut(netns, port)
+            .map(|r| r.timeline.retries = Some(retries))
+            .is_some()
+    }
+
+    /// A failed `bind()` of the port seen live: added to the open
+    /// incident on it, if any. Returns whether one was.
+    pub fn note_bind_failure(&mut self, netns: u64, port: u16, failure: BindFailure) -> bool {
+        self.incidents
+            .open_mut(netns, port)
+            .map(|r| r.timeline.bind_failure = Some(failure))
+            .is_some()
     }
 }
 

@@ -76,7 +76,9 @@ impl LogEntry {
             Logged::Change(kind) => kind,
         };
         match kind {
-            ChangeKind::SelfConnectSeen(_) | ChangeKind::SelfConnectGone(_) => Level::Alert,
+            ChangeKind::SelfConnectSeen(_)
+            | ChangeKind::SelfConnectGone(_)
+            | ChangeKind::PortStolen(_) => Level::Alert,
             ChangeKind::ListenerAppeared(_)
             | ChangeKind::ListenerGone(_)
             | ChangeKind::ListenerRiskChanged(_) => Level::Warning,
@@ -135,6 +137,11 @@ impl LogEntry {
             ChangeKind::ListenerGone(l) => self.listener_gone(l),
             ChangeKind::SelfConnectSeen(s) => self.self_connect_seen(s),
             ChangeKind::SelfConnectGone(s) => self.self_connect_gone(s),
+            ChangeKind::PortStolen(i) => format!(
+                "{}PORT STOLEN {}",
+                self.in_ns(&i.netns),
+                terminal_safe(&crate::core::incident_advice::incident_summary(i))
+            ),
         }
     }
 
