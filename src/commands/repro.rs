@@ -67,7 +67,8 @@ pub struct ReproArgs {
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<std::path::PathBuf>,
     /// Play a whole incident instead: `restart`, a service whose port a client connected to
-    /// itself takes while the service restarts (the client is a plain connect() loop)
+    /// itself takes while the service restarts (the client is a plain connect() loop;
+    /// e.g. --scenario restart)
     #[arg(long, value_name = "NAME")]
     pub scenario: Option<crate::repro::scenario::Scenario>,
 }
