@@ -6,7 +6,8 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::quote::{excerpt, grouped};
+use super::quote::excerpt;
+use super::words::group;
 
 /// How much of a bad value a parse error quotes back.
 const ECHO_CHARS: usize = 40;
@@ -223,8 +224,8 @@ impl fmt::Display for ReservedPorts {
             f,
             "…,{} ({} ports in {} ranges)",
             self.spans[self.spans.len() - 1],
-            grouped(u64::from(self.port_count())),
-            grouped(self.spans.len() as u64)
+            group(u64::from(self.port_count())),
+            group(self.spans.len() as u64)
         )
     }
 }
