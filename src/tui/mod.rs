@@ -107,9 +107,7 @@ pub fn run(config: Config) -> ExitCode {
     let stop_input = Arc::new(AtomicBool::new(false));
     let (mut recorder, source) = match config.inputs {
         record::Inputs::Live { recorder } => (recorder, Source::Live(config.proc_root)),
-        record::Inputs::Replay { recording, speed } => {
-            (None, Source::Replay(recording, speed))
-        }
+        record::Inputs::Replay { recording, speed } => (None, Source::Replay(recording, speed)),
     };
     dash.app.set_mark(match (&source, &recorder) {
         (Source::Replay(r, speed), _) => Some(record::Mark::replay(

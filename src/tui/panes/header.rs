@@ -208,7 +208,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         }
         (None, Some(s)) => {
             let mut v = vec![
-                Span::styled(" ● LIVE ", t.live),
+                // A replay is not the live machine (see the mark below).
+                if app.is_replay() {
+                    Span::styled(" ▶ REPLAY ", t.live)
+                } else {
+                    Span::styled(" ● LIVE ", t.live)
+                },
                 Span::styled(" refreshed ", t.dim),
                 Span::styled(hms(&s.taken_at), t.value),
                 Span::styled(", every ", t.dim),

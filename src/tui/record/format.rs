@@ -135,7 +135,10 @@ pub fn decode(line: &str) -> Result<(u64, Event), String> {
                 (Some(mut s), None) => {
                     check_snapshot(&s)?;
                     for i in errors_severe {
-                        let e = s.errors.get_mut(i).ok_or("a severe error that is not listed")?;
+                        let e = s
+                            .errors
+                            .get_mut(i)
+                            .ok_or("a severe error that is not listed")?;
                         e.severity = Severity::Error;
                     }
                     Ok(s)
@@ -198,8 +201,8 @@ pub fn read_header(r: &mut impl BufRead) -> Result<Header, String> {
         Ok(None) => return Err(format!("{not_ours}: it is empty")),
         Err(e) => return Err(format!("{not_ours}: {e}")),
     };
-    let value: serde_json::Value =
-        serde_json::from_str(&line).map_err(|_| format!("{not_ours}: its first line is not JSON"))?;
+    let value: serde_json::Value = serde_json::from_str(&line)
+        .map_err(|_| format!("{not_ours}: its first line is not JSON"))?;
     if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
         return Err(format!("{not_ours}: its header names another format"));
     }

@@ -32,7 +32,10 @@ pub enum Mark {
 pub enum ReplayNews {
     /// Every input was played (`problem`: the file ended early or a line
     /// was damaged, and why).
-    Ended { inputs: u64, problem: Option<String> },
+    Ended {
+        inputs: u64,
+        problem: Option<String>,
+    },
 }
 
 impl Mark {
@@ -75,7 +78,10 @@ impl Mark {
     /// The header's line (sanitised by the header, as all its notes).
     pub fn line(&self) -> String {
         match self {
-            Mark::Recording { file, stopped: None } => format!("● recording to {file}"),
+            Mark::Recording {
+                file,
+                stopped: None,
+            } => format!("● recording to {file}"),
             Mark::Recording {
                 file,
                 stopped: Some(why),

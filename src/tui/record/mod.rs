@@ -46,9 +46,13 @@ pub fn parse_speed(text: &str) -> Result<f64, String> {
         .trim()
         .trim_end_matches(['x', '×'])
         .parse()
-        .map_err(|_| format!("{text:?} is not a number (1 plays at the recorded pace, 2 twice as fast)"))?;
+        .map_err(|_| {
+            format!("{text:?} is not a number (1 plays at the recorded pace, 2 twice as fast)")
+        })?;
     if !v.is_finite() || v <= 0.0 {
-        return Err(format!("{text} is not a speed: give a factor above 0 (1, 2, 0.5)"));
+        return Err(format!(
+            "{text} is not a speed: give a factor above 0 (1, 2, 0.5)"
+        ));
     }
     if v > MAX_SPEED {
         return Err(format!("{text} is too fast: at most {MAX_SPEED}"));

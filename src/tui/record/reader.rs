@@ -48,9 +48,8 @@ impl Recording {
         if file.metadata().is_ok_and(|m| m.is_dir()) {
             return Err(fail("it is a directory".into()));
         }
-        let mut lines: Box<dyn BufRead + Send> = Box::new(BufReader::new(GzDecoder::new(
-            BufReader::new(file),
-        )));
+        let mut lines: Box<dyn BufRead + Send> =
+            Box::new(BufReader::new(GzDecoder::new(BufReader::new(file))));
         let header = read_header(&mut lines).map_err(fail)?;
         Ok(Recording {
             path: path.to_path_buf(),
