@@ -310,7 +310,7 @@ fn foreign_and_damaged_files_are_refused_clearly() {
     let h = serde_json::to_string(&header()).unwrap();
     gzip(&p("bad-line.gz"), &format!("{h}\n{{\"ms\":1,\"input\n"));
     let mut r = Recording::open(&p("bad-line.gz")).unwrap();
-    let e = r.next_input().unwrap().err().expect("an error");
+    let e = r.next_input().unwrap().expect_err("an error");
     assert!(e.contains("input 1 is damaged"), "{e}");
     assert!(r.next_input().is_none());
 }
@@ -325,7 +325,7 @@ fn a_snapshot_that_breaks_the_dashboards_rules_is_refused() {
     rec.observe(&scan(snap));
     rec.finish().unwrap();
     let mut r = Recording::open(&path).unwrap();
-    let e = r.next_input().unwrap().err().expect("refused");
+    let e = r.next_input().unwrap().expect_err("refused");
     assert!(e.contains("namespace 7"), "{e}");
 }
 

@@ -28,10 +28,10 @@ pub struct DashboardArgs {
     /// The proc filesystem to read (for tests on fixture trees)
     #[arg(long = "proc-root", hide = true, default_value = "/proc")]
     pub proc_root: PathBuf,
-    /// Write the dashboard's inputs (scans, repro counters) to FILE, gzipped, to replay them later
+    /// Write the dashboard's inputs (scans, repro counters) to FILE, gzipped, to replay them later, e.g. demo.rec.gz
     #[arg(long, value_name = "FILE", conflicts_with = "replay")]
     pub record: Option<PathBuf>,
-    /// Play a recording made with --record: no root, no sockets, nothing acts on this machine
+    /// Play a recording made with --record, e.g. demo.rec.gz: no root, no sockets, nothing acts on this machine
     #[arg(long, value_name = "FILE")]
     pub replay: Option<PathBuf>,
     /// How much faster than recorded a replay plays (1, 2, 0.5)
