@@ -12,6 +12,7 @@ use chrono::{DateTime, Local};
 use ratatui::layout::Rect;
 
 use super::pane::PaneId;
+use super::panes::confirm::{self, Confirm, DestroyOutcome, DestroyTarget, Stage};
 use super::repro::{ReproEffect, ReproRequest, ReproState, ReproUpdate, ScanFacts};
 use super::text::append_typed;
 use super::text_input::{self, TextEdit};
@@ -66,6 +67,12 @@ pub enum Effect {
     ToggleDetails,
     /// A change of the repro pane (opening and closing it included).
     Repro(ReproEffect),
+    /// `K`: ask to destroy the selected self-connected socket (or say why
+    /// the selection is not one).
+    AskFreePort,
+    /// The answer to that question (`y`: destroy; `n`, Esc: cancel), or,
+    /// once the kernel answered, closing the overlay.
+    FreePortAnswer(bool),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +98,9 @@ pub enum Request {
     Rescan,
     /// For the repro runner.
     Repro(ReproRequest),
+    /// Destroy this one self-connected socket (the user said yes); the
+    /// answer comes back through [`App::on_freed`].
+    FreePort(DestroyTarget),
 }
 
 /// A scan's outcome as the worker sends it.
@@ -143,6 +153,10 @@ pub struct App {
     outbox: Vec<Request>,
     /// The repro pane: its forms, its runs, the self-connections it made.
     repro: ReproState,
+    /// The overlay that frees a port (`K`), while it is open.
+    confirm: Option<Confirm>,
+    /// A one-line message for the status line (until the next key).
+    notice: Option<String>,
 }
 
 impl App {
@@ -182,6 +196,8 @@ impl App {
             scans_seen: 0,
             outbox: Vec::new(),
             repro: ReproState::default(),
+            confirm: None,
+            notice: None,
         }
     }
 
@@ -245,6 +261,63 @@ impl App {
 
     fn push_repro(&mut self, requests: Vec<ReproRequest>) {
         self.outbox.extend(requests.into_iter().map(Request::Repro));
+    }
+
+    /// How long after a listener goes a self-connection on its port is an
+    /// incident (the configuration's `[incidents] window`).
+    pub fn set_incident_window(&mut self, window: chrono::TimeDelta) {
+        self.tracker.set_incident_window(window);
+    }
+
+    /// Takes the kernel's answer to a [`Request::FreePort`]: the overlay
+    /// says what happened, the status line too, and a rescan shows it.
+    pub fn on_freed(&mut self, target: &DestroyTarget, outcome: DestroyOutcome) {
+        self.notice = Some(confirm::outcome_notice(target, &outcome));
+        if let Some(c) = self.confirm.as_mut().filter(|c| &c.target == target) {
+            c.stage = Stage::Done(outcome);
+        }
+        self.outbox.push(Request::Rescan);
+    }
+
+    /// `K` and its answers; nothing but the selected self-connected
+    /// socket is ever asked about, and only `y` sends the request.
+    fn free_port(&mut self, effect: Effect) {
+        match effect {
+            Effect::AskFreePort => match self.selected() {
+                None => self.notice = Some("K: select a self-connected socket first".into()),
+                Some((s, ns)) => match confirm::target_of(s, ns) {
+                    Ok(target) => {
+                        self.help = false;
+                        self.confirm = Some(Confirm {
+                            target,
+                            stage: Stage::Asking,
+                        });
+                    }
+                    Err(why) => self.notice = Some(why),
+                },
+            },
+            Effect::FreePortAnswer(yes) => match self.confirm.take() {
+                Some(mut c) if yes && c.stage == Stage::Asking => {
+                    self.outbox.push(Request::FreePort(c.target.clone()));
+                    c.stage = Stage::Destroying;
+                    self.confirm = Some(c);
+                }
+                Some(c) if c.stage == Stage::Asking => {
+                    self.notice = Some(format!("{}: not destroyed", c.target.addr));
+                }
+                Some(c @ Confirm {
+                    stage: Stage::Destroying,
+                    ..
+                }) => self.confirm = Some(c),
+                Some(c) => {
+                    if let Stage::Done(outcome) = &c.stage {
+                        self.notice = Some(confirm::outcome_notice(&c.target, outcome));
+                    }
+                }
+                None => {}
+            },
+            _ => {}
+        }
     }
 
     pub fn is_paused(&self) -> bool {
@@ -342,6 +415,9 @@ impl App {
     /// Carries out an effect; returns whether the screen must be redrawn.
     pub fn apply(&mut self, effect: Effect) -> bool {
         self.refresh_view();
+        if !matches!(effect, Effect::Redraw | Effect::FullRedraw) {
+            self.notice = None;
+        }
         match effect {
             Effect::Quit => self.quit = true,
             Effect::Redraw => {}
@@ -396,6 +472,7 @@ impl App {
                 }
             }
             Effect::Repro(e) => self.apply_repro(e),
+            Effect::AskFreePort | Effect::FreePortAnswer(_) => self.free_port(effect),
         }
         true
     }

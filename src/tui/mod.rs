@@ -18,11 +18,13 @@
 //! (filter and sort), [`tracker`] (the event log: the core's changes, kept for the
 //! log pane), [`terminal`] (enter and restore), [`interval`]
 //! (`--interval`), [`repro`] (the repro pane: its form, state, thread and
-//! view), [`bigdigits`] (numbers in large type).
+//! view), [`bigdigits`] (numbers in large type), [`destroy`] (freeing a
+//! port: destroying one self-connected socket the user confirmed).
 
 pub mod app;
 pub mod bigdigits;
 pub mod dashboard;
+pub mod destroy;
 pub mod event;
 pub mod interval;
 pub mod keymap;
@@ -65,6 +67,9 @@ pub struct Config {
     pub interval: Duration,
     pub theme: Theme,
     pub proc_root: PathBuf,
+    /// How long after a listener goes a self-connection on its port is
+    /// reported as the port stolen.
+    pub incident_window: Duration,
 }
 
 /// Why the loop ended.
@@ -96,6 +101,9 @@ pub fn run(config: Config) -> ExitCode {
         }
     };
     let mut dash = Dashboard::new(config.theme, config.interval, Local::now());
+    if let Ok(window) = chrono::TimeDelta::from_std(config.incident_window) {
+        dash.app.set_incident_window(window);
+    }
     if let Ok(size) = terminal.size() {
         dash.handle(Event::Resize(size.width, size.height));
     }
@@ -305,6 +313,13 @@ pub fn exchange(
                     }
                 }
                 Request::Repro(r) => runner.request(r),
+                // Fast enough to do here (see [`destroy`]): one socket,
+                // two netlink round trips.
+                Request::FreePort(target) => {
+                    let outcome = destroy::free_port(&target);
+                    dash.app.on_freed(&target, outcome);
+                    changed = true;
+                }
             }
         }
         let updates = runner.poll(std::mem::take(&mut sample));

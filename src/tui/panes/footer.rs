@@ -12,7 +12,7 @@ use crate::tui::app::App;
 use crate::tui::keymap::{self, Action, Binding, Command, Scope};
 use crate::tui::pane::PaneId;
 use crate::tui::repro::keys;
-use crate::tui::text::{truncate_start, width};
+use crate::tui::text::{truncate_end, truncate_start, width};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let t = app.theme();
@@ -31,6 +31,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     }
     let mut spans: Vec<Span> = Vec::new();
     let mut used = 0;
+    if let Some(notice) = app.notice() {
+        // Our own words, with addresses only; cut to leave room for help.
+        let s = truncate_end(&format!(" {notice} "), max.saturating_sub(8));
+        used += width(&s) + 2;
+        spans.push(Span::styled(s, t.paused));
+        spans.push(Span::raw("  "));
+    }
     if app.filter().is_active() {
         let s = format!(" filter “{}” ", app.filter().text());
         used += width(&s) + 2;
@@ -104,7 +111,16 @@ fn hint(b: &Binding, app: &App) -> Option<&'static str> {
         Action::Pause if app.is_paused() => "resume",
         Action::Details if app.zoomed().is_some() => "back",
         Action::ToggleAll if app.shows_all() => "findings",
+        // Only where it applies: on a self-connected socket.
+        Action::FreePort if !selection_is_self_connect(app) => return None,
         _ => h,
+    })
+}
+
+fn selection_is_self_connect(app: &App) -> bool {
+    app.selected().is_some_and(|(s, _)| {
+        s.finding
+            .is_some_and(|f| f.kind == crate::core::socket::FindingKind::SelfConnect)
     })
 }
 
