@@ -246,7 +246,10 @@ pub fn render(snapshot: &Snapshot, all: bool, colour: bool) -> String {
 fn notes(snapshot: &Snapshot, rows: &[&Socket]) -> Vec<String> {
     let self_connects: Vec<&&Socket> = rows
         .iter()
-        .filter(|s| s.finding.is_some_and(|f| f.kind == FindingKind::SelfConnect))
+        .filter(|s| {
+            s.finding
+                .is_some_and(|f| f.kind == FindingKind::SelfConnect)
+        })
         .collect();
     let mut out: Vec<String> = self_connects
         .iter()
@@ -258,7 +261,11 @@ fn notes(snapshot: &Snapshot, rows: &[&Socket]) -> Vec<String> {
                 Owner::Process(p) => format!(" (pid {} {})", p.pid, name(&p.name)),
                 Owner::Unknown(_) => String::new(),
             };
-            let free = free_port_fix(s, ns).commands.last().cloned().unwrap_or_default();
+            let free = free_port_fix(s, ns)
+                .commands
+                .last()
+                .cloned()
+                .unwrap_or_default();
             format!(
                 "{}{holder}: if a service should listen on {port}, this socket is why it \
                  cannot bind it (EADDRINUSE); free the port (root): {free}",
@@ -467,7 +474,12 @@ mod tests {
         let text = render(&s, false, false);
         let notes: Vec<&str> = text.lines().skip_while(|l| *l != "Notes").collect();
         assert_eq!(notes.len(), 1 + NOTES_MAX + 1, "{text}");
-        assert!(notes.last().unwrap().starts_with("  and 6 more self-connected sockets"));
+        assert!(
+            notes
+                .last()
+                .unwrap()
+                .starts_with("  and 6 more self-connected sockets")
+        );
     }
 
     #[test]

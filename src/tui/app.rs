@@ -305,10 +305,12 @@ impl App {
                 Some(c) if c.stage == Stage::Asking => {
                     self.notice = Some(format!("{}: not destroyed", c.target.addr));
                 }
-                Some(c @ Confirm {
-                    stage: Stage::Destroying,
-                    ..
-                }) => self.confirm = Some(c),
+                Some(
+                    c @ Confirm {
+                        stage: Stage::Destroying,
+                        ..
+                    },
+                ) => self.confirm = Some(c),
                 Some(c) => {
                     if let Stage::Done(outcome) = &c.stage {
                         self.notice = Some(confirm::outcome_notice(&c.target, outcome));

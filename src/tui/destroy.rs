@@ -39,7 +39,11 @@ fn open_destroyer(ns: &NsHandle) -> Result<SockDestroyer, DestroyError> {
         return SockDestroyer::open().map_err(DestroyError::Io);
     }
     let mut handles: Vec<PathBuf> = Vec::new();
-    handles.extend(ns.ip_netns.iter().map(|n| PathBuf::from("/run/netns").join(n)));
+    handles.extend(
+        ns.ip_netns
+            .iter()
+            .map(|n| PathBuf::from("/run/netns").join(n)),
+    );
     handles.extend(ns.pid.map(|p| PathBuf::from(format!("/proc/{p}/ns/net"))));
     for path in &handles {
         let Ok(file) = File::open(path) else { continue };

@@ -105,7 +105,7 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[key('K')],
         command: Command::Global(Action::FreePort),
         section: Section::View,
-        help: "free the port (destroy this self-connected socket; asks first, needs root)",
+        help: "free the port: destroy the selected self-connected socket (root)",
         hint: Some("free port"),
     },
     Binding {

@@ -303,6 +303,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         };
         if text.is_empty() {
             lines.push(Line::raw(""));
+            continue;
         }
         for l in wrap(&text, text_w, first, rest) {
             lines.push(Line::styled(l, style));
@@ -389,7 +390,11 @@ mod tests {
         let why = target_of(&l, &n).unwrap_err();
         assert!(why.contains("this row is a listener"), "{why}");
         let other = sock(A, "127.0.0.1:80", TcpState::Established, &n);
-        assert!(target_of(&other, &n).unwrap_err().contains("-> 127.0.0.1:80"));
+        assert!(
+            target_of(&other, &n)
+                .unwrap_err()
+                .contains("-> 127.0.0.1:80")
+        );
     }
 
     #[test]

@@ -13,12 +13,10 @@ use ratatui::widgets::Paragraph;
 use super::pane_block;
 use crate::core::advice::advise;
 use crate::core::changes::SelfConnectKey;
-use crate::core::incident_advice::{
-    incident_known_and_inferred, incident_summary, timeline_lines,
-};
+use crate::core::incident_advice::{incident_known_and_inferred, incident_summary, timeline_lines};
+use crate::core::sanitize::terminal_safe;
 use crate::core::snapshot::{Namespace, Socket};
 use crate::core::socket::FindingKind;
-use crate::core::sanitize::terminal_safe;
 use crate::tui::app::{App, Effect};
 use crate::tui::keymap::{Action, key_label};
 use crate::tui::pane::{Pane, PaneId};
@@ -126,9 +124,6 @@ pub fn content(app: &App, w: usize) -> Vec<Line<'static>> {
             for cmd in &fix.commands {
                 push_wrapped(&mut out, cmd, w, "   $ ", "     ", t.command);
             }
-            if let Some(note) = &fix.note {
-                push_wrapped(&mut out, note, w, "   ", "   ", t.dim);
-            }
             if i == 0 && is_self_connect(socket) {
                 push_wrapped(
                     &mut out,
@@ -141,6 +136,9 @@ pub fn content(app: &App, w: usize) -> Vec<Line<'static>> {
                     "   ",
                     t.key,
                 );
+            }
+            if let Some(note) = &fix.note {
+                push_wrapped(&mut out, note, w, "   ", "   ", t.dim);
             }
         }
     }

@@ -94,7 +94,7 @@ fn hints(app: &App) -> Vec<(String, &'static str)> {
         if repro && (keymap::shadowed(b, Scope::Repro) || b.command == Action::OpenRepro.into()) {
             continue;
         }
-        if let Some(hint) = hint(b, app) {
+        if let Some(hint) = hint(b, app, repro) {
             out.push((b.keys[0].label(), hint));
         }
     }
@@ -102,7 +102,7 @@ fn hints(app: &App) -> Vec<(String, &'static str)> {
 }
 
 /// A global binding's footer word, as it applies now.
-fn hint(b: &Binding, app: &App) -> Option<&'static str> {
+fn hint(b: &Binding, app: &App, repro: bool) -> Option<&'static str> {
     let h = b.hint?;
     let Command::Global(action) = b.command else {
         return None;
@@ -111,8 +111,9 @@ fn hint(b: &Binding, app: &App) -> Option<&'static str> {
         Action::Pause if app.is_paused() => "resume",
         Action::Details if app.zoomed().is_some() => "back",
         Action::ToggleAll if app.shows_all() => "findings",
-        // Only where it applies: on a self-connected socket.
-        Action::FreePort if !selection_is_self_connect(app) => return None,
+        // Only where it applies: on a self-connected socket, outside the
+        // repro pane (its own keys come first there).
+        Action::FreePort if repro || !selection_is_self_connect(app) => return None,
         _ => h,
     })
 }
