@@ -12,7 +12,7 @@ use chrono::{DateTime, Local};
 use ratatui::layout::Rect;
 
 use super::pane::PaneId;
-use super::panes::confirm::{self, Confirm, DestroyOutcome, DestroyTarget, Stage};
+use super::panes::confirm::{Confirm, DestroyTarget};
 use super::repro::{ReproEffect, ReproRequest, ReproState, ReproUpdate, ScanFacts};
 use super::text::append_typed;
 use super::text_input::{self, TextEdit};
@@ -25,6 +25,7 @@ use crate::repro::explain::TargetFacts;
 use crate::repro::facts::held_by;
 use crate::sys::scanner::ScanFailure;
 
+mod free_port;
 mod queries;
 
 /// The longest filter, in characters (a paste may be megabytes).
@@ -267,59 +268,6 @@ impl App {
     /// incident (the configuration's `[incidents] window`).
     pub fn set_incident_window(&mut self, window: chrono::TimeDelta) {
         self.tracker.set_incident_window(window);
-    }
-
-    /// Takes the kernel's answer to a [`Request::FreePort`]: the overlay
-    /// says what happened, the status line too, and a rescan shows it.
-    pub fn on_freed(&mut self, target: &DestroyTarget, outcome: DestroyOutcome) {
-        self.notice = Some(confirm::outcome_notice(target, &outcome));
-        if let Some(c) = self.confirm.as_mut().filter(|c| &c.target == target) {
-            c.stage = Stage::Done(outcome);
-        }
-        self.outbox.push(Request::Rescan);
-    }
-
-    /// `K` and its answers; nothing but the selected self-connected
-    /// socket is ever asked about, and only `y` sends the request.
-    fn free_port(&mut self, effect: Effect) {
-        match effect {
-            Effect::AskFreePort => match self.selected() {
-                None => self.notice = Some("K: select a self-connected socket first".into()),
-                Some((s, ns)) => match confirm::target_of(s, ns) {
-                    Ok(target) => {
-                        self.help = false;
-                        self.confirm = Some(Confirm {
-                            target,
-                            stage: Stage::Asking,
-                        });
-                    }
-                    Err(why) => self.notice = Some(why),
-                },
-            },
-            Effect::FreePortAnswer(yes) => match self.confirm.take() {
-                Some(mut c) if yes && c.stage == Stage::Asking => {
-                    self.outbox.push(Request::FreePort(c.target.clone()));
-                    c.stage = Stage::Destroying;
-                    self.confirm = Some(c);
-                }
-                Some(c) if c.stage == Stage::Asking => {
-                    self.notice = Some(format!("{}: not destroyed", c.target.addr));
-                }
-                Some(
-                    c @ Confirm {
-                        stage: Stage::Destroying,
-                        ..
-                    },
-                ) => self.confirm = Some(c),
-                Some(c) => {
-                    if let Stage::Done(outcome) = &c.stage {
-                        self.notice = Some(confirm::outcome_notice(&c.target, outcome));
-                    }
-                }
-                None => {}
-            },
-            _ => {}
-        }
     }
 
     pub fn is_paused(&self) -> bool {
