@@ -29,6 +29,7 @@ fn values(s: &Setting) -> (&'static str, &'static str) {
         ("repro", "max_time") => ("2", "3.5"),
         ("live", "storm_refusals") => ("50", "60"),
         ("live", "storm_window") => ("5s", "20s"),
+        ("incidents", "window") => ("90s", "2h"),
         ("serve", "listen") => ("127.0.0.1:9000", "[::1]:9001"),
         other => panic!("no test values for {other:?}: add them here"),
     }

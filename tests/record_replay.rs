@@ -258,6 +258,14 @@ fn keys_that_act_on_the_machine_are_refused_in_a_replay() {
     let s = draw(&mut d).join("\n");
     assert!(s.contains("refused"), "{s}");
 
+    // K on a recorded self-connect: no question, no request.
+    d.handle(ch('r'));
+    d.handle(key(crossterm::event::KeyCode::Esc));
+    d.handle(ch('K'));
+    assert!(d.app.take_requests().is_empty());
+    let line = d.app.mark().unwrap().line();
+    assert!(line.contains("destroying a socket refused"), "{line}");
+
     // Live, the same key asks the runner to start.
     let mut live = fresh();
     live.handle(scan(plain_snapshot(at(12, 0, 0))));

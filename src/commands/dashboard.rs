@@ -25,6 +25,14 @@ pub struct DashboardArgs {
     /// Colours of the dashboard (NO_COLOR=1 turns colour off and marks findings with bold and reverse video)
     #[arg(long, value_enum, value_name = "THEME", default_value_t = ThemeName::Default)]
     pub theme: ThemeName,
+    /// A self-connect on a port whose listener went this long ago or less is reported as the port stolen: 90s, 10m, 2h (from 1s to 24h)
+    #[arg(
+        long = "incident-window",
+        value_name = "DURATION",
+        default_value = "10m",
+        value_parser = crate::config::settings::parse_incident_window
+    )]
+    pub incident_window: Duration,
     /// The proc filesystem to read (for tests on fixture trees)
     #[arg(long = "proc-root", hide = true, default_value = "/proc")]
     pub proc_root: PathBuf,
@@ -73,6 +81,7 @@ pub fn run(args: DashboardArgs) -> ExitCode {
             .colours
             .apply(Theme::pick(args.theme, crate::colour::no_color_env())),
         proc_root: args.proc_root,
+        incident_window: args.incident_window,
     })
 }
 

@@ -51,7 +51,7 @@ impl Setting {
 }
 
 /// The sections, in the order of the file.
-pub const SECTIONS: &[&str] = &["dashboard", "scan", "repro", "live", "serve"];
+pub const SECTIONS: &[&str] = &["dashboard", "scan", "repro", "live", "incidents", "serve"];
 
 pub const SETTINGS: &[Setting] = &[
     Setting {
@@ -171,6 +171,17 @@ pub const SETTINGS: &[Setting] = &[
         example: "\"10s\"",
     },
     Setting {
+        section: "incidents",
+        key: "window",
+        command: None,
+        arg: "incident_window",
+        env: "SELFCONN_TUI_INCIDENT_WINDOW",
+        kind: Kind::Duration,
+        fallback: None,
+        doc: "A self-connect on a port whose listener went this long ago or less is reported as the port stolen (1s to 24h)",
+        example: "\"10m\"",
+    },
+    Setting {
         section: "serve",
         key: "listen",
         command: Some("serve"),
@@ -191,6 +202,31 @@ pub fn find(section: &str, key: &str) -> Option<usize> {
     SETTINGS
         .iter()
         .position(|s| s.section == section && s.key == key)
+}
+
+/// The incident window: seconds, or a number with a unit (`90s`, `10m`,
+/// `2h`), from 1 s to 24 h.
+pub fn parse_incident_window(text: &str) -> Result<std::time::Duration, String> {
+    const EXPECTED: &str = "expected a duration from 1s to 24h, like 90s, 10m or 2h";
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = (&t[..split], t[split..].trim());
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration: {EXPECTED}"))?;
+    let per_unit = match unit {
+        "" | "s" | "sec" | "secs" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(format!("unknown unit {unit:?}: {EXPECTED}")),
+    };
+    let secs = value * per_unit;
+    if !(1.0..=86_400.0).contains(&secs) {
+        return Err(format!("{text:?} is out of range: {EXPECTED}"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 fn check_count(s: &str) -> Result<(), String> {
@@ -229,5 +265,10 @@ mod tests {
         assert!(check_count("0").is_err());
         assert!(check_listen("localhost").is_err());
         assert!(check_window("0").is_err());
+        let w = |s| parse_incident_window(s).map(|d| d.as_secs());
+        assert_eq!(w("10m"), Ok(600));
+        assert_eq!(w("2h"), Ok(7200));
+        assert_eq!(w(" 90 "), Ok(90));
+        assert!(w("0").is_err() && w("25h").is_err() && w("10x").is_err() && w("-1").is_err());
     }
 }

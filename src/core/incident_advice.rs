@@ -125,10 +125,12 @@ pub fn incident_known_and_inferred(i: &Incident) -> (Vec<String>, Vec<String>) {
     (known, inferred)
 }
 
-/// An incident's timeline, one line per step that happened, oldest first.
+/// An incident's timeline, one line per step that happened, oldest first
+/// (the listener's last sighting only when it differs from its first).
 pub fn timeline_lines(t: &Timeline) -> Vec<String> {
     t.steps()
         .into_iter()
+        .filter(|(at, step)| !(*step == TimelineStep::ListenerLastSeen && *at == t.listener_seen))
         .map(|(at, step)| {
             let what = match step {
                 TimelineStep::ListenerSeen => "listener seen".to_string(),
@@ -245,13 +247,15 @@ mod tests {
             words,
             vec![
                 "listener seen",
-                "listener last seen",
                 "listener gone",
                 "a client connected to itself on the port",
                 "bind() of the port failed with EADDRINUSE (pid 3121 java)"
             ]
         );
-        assert!(lines[2].starts_with(&hms(&t(2))));
+        assert!(lines[1].starts_with(&hms(&t(2))));
+        // Seen in several scans: its last sighting is a step of its own.
+        timeline.listener_last_seen = t(1);
+        assert_eq!(&timeline_lines(&timeline)[1][9..], "listener last seen");
         assert_eq!(delay_words(850), "850 ms");
         assert_eq!(delay_words(250_000), "4 min 10 s");
     }

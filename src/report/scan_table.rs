@@ -1,4 +1,6 @@
-//! `scan`'s human output: a summary line and an aligned table.
+//! `scan`'s human output: a summary line, an aligned table, and notes:
+//! one line per self-connected socket saying that it keeps a service off
+//! its port and how to free it (at most [`NOTES_MAX`], then a count).
 //!
 //! Names that come from other processes or the kernel (program names,
 //! users, namespace names) pass through [`terminal_safe_cut`]: escaped,
@@ -11,6 +13,7 @@ use crossterm::style::Stylize;
 use unicode_width::UnicodeWidthStr;
 
 use super::scan_json::sorted_findings;
+use crate::core::advice::free_port_fix;
 use crate::core::ports::Risk;
 use crate::core::sanitize::terminal_safe_cut;
 use crate::core::snapshot::{Namespace, Owner, Snapshot, Socket};
@@ -23,6 +26,9 @@ const HEADERS: [&str; 9] = [
 /// The most columns a name takes in the table and the summary; `--json`
 /// has it whole.
 pub const NAME_WIDTH: usize = 40;
+
+/// Self-connects explained one by one under the table; the rest counted.
+pub const NOTES_MAX: usize = 10;
 
 /// A name from another process or the kernel, safe and bounded.
 fn name(s: &str) -> String {
@@ -224,6 +230,55 @@ pub fn render(snapshot: &Snapshot, all: bool, colour: bool) -> String {
         };
         let _ = writeln!(out, "{styled}");
     }
+    let notes = notes(snapshot, &rows);
+    if !notes.is_empty() {
+        let _ = writeln!(out, "\nNotes");
+        for n in notes {
+            let _ = writeln!(out, "  {n}");
+        }
+    }
+    out
+}
+
+/// For each self-connected socket: a service that should listen on its
+/// port cannot bind it because of this socket, and the `ss -K` line that
+/// frees it (the same fix the dashboard's details list first).
+fn notes(snapshot: &Snapshot, rows: &[&Socket]) -> Vec<String> {
+    let self_connects: Vec<&&Socket> = rows
+        .iter()
+        .filter(|s| {
+            s.finding
+                .is_some_and(|f| f.kind == FindingKind::SelfConnect)
+        })
+        .collect();
+    let mut out: Vec<String> = self_connects
+        .iter()
+        .take(NOTES_MAX)
+        .map(|s| {
+            let ns = snapshot.namespace_of(s);
+            let port = s.entry.local.port();
+            let holder = match &s.owner {
+                Owner::Process(p) => format!(" (pid {} {})", p.pid, name(&p.name)),
+                Owner::Unknown(_) => String::new(),
+            };
+            let free = free_port_fix(s, ns)
+                .commands
+                .last()
+                .cloned()
+                .unwrap_or_default();
+            format!(
+                "{}{holder}: if a service should listen on {port}, this socket is why it \
+                 cannot bind it (EADDRINUSE); free the port (root): {free}",
+                s.entry.local
+            )
+        })
+        .collect();
+    if self_connects.len() > NOTES_MAX {
+        out.push(format!(
+            "and {} more self-connected sockets (the same applies; `scan --json` lists them all)",
+            self_connects.len() - NOTES_MAX
+        ));
+    }
     out
 }
 
@@ -379,6 +434,52 @@ mod tests {
         let mut s = snapshot();
         s.namespaces[1].name = "a\x1b[2Jb".into();
         assert!(render(&s, false, false).contains("a\\x1b[2Jb"));
+    }
+
+    #[test]
+    fn each_self_connect_gets_a_note_that_frees_its_port_and_many_are_counted() {
+        let mut s = snapshot();
+        let sc = |port: u16, netns: usize| {
+            let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+            let entry = SocketEntry {
+                family: Family::Ipv4,
+                local: addr,
+                remote: addr,
+                state: TcpState::Established,
+                inode: 5,
+                uid: 0,
+            };
+            Socket {
+                finding: classify(&entry, &PortPolicy::default()),
+                owner: Owner::Unknown(UnknownOwner::NotFound),
+                user: "root".into(),
+                netns,
+                entry,
+            }
+        };
+        s.sockets.push(sc(44600, 1));
+        let text = render(&s, false, false);
+        let notes: Vec<&str> = text.lines().skip_while(|l| *l != "Notes").collect();
+        assert_eq!(
+            notes[1],
+            "  127.0.0.1:44600: if a service should listen on 44600, this socket is why it cannot \
+             bind it (EADDRINUSE); free the port (root): ip netns exec blue ss -K -tn 'src \
+             127.0.0.1:44600 and dst 127.0.0.1:44600'",
+            "{text}"
+        );
+        assert_eq!(notes.len(), 2, "listeners get no note: {text}");
+        for p in 0..15 {
+            s.sockets.push(sc(45000 + p, 0));
+        }
+        let text = render(&s, false, false);
+        let notes: Vec<&str> = text.lines().skip_while(|l| *l != "Notes").collect();
+        assert_eq!(notes.len(), 1 + NOTES_MAX + 1, "{text}");
+        assert!(
+            notes
+                .last()
+                .unwrap()
+                .starts_with("  and 6 more self-connected sockets")
+        );
     }
 
     #[test]

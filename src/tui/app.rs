@@ -12,6 +12,7 @@ use chrono::{DateTime, Local};
 use ratatui::layout::Rect;
 
 use super::pane::PaneId;
+use super::panes::confirm::{Confirm, DestroyTarget};
 use super::record::{Mark, ReplayNews};
 use super::repro::{ReproEffect, ReproRequest, ReproState, ReproUpdate, ScanFacts};
 use super::text::append_typed;
@@ -25,6 +26,7 @@ use crate::repro::explain::TargetFacts;
 use crate::repro::facts::held_by;
 use crate::sys::scanner::ScanFailure;
 
+mod free_port;
 mod queries;
 
 /// The longest filter, in characters (a paste may be megabytes).
@@ -67,6 +69,12 @@ pub enum Effect {
     ToggleDetails,
     /// A change of the repro pane (opening and closing it included).
     Repro(ReproEffect),
+    /// `K`: ask to destroy the selected self-connected socket (or say why
+    /// the selection is not one).
+    AskFreePort,
+    /// The answer to that question (`y`: destroy; `n`, Esc: cancel), or,
+    /// once the kernel answered, closing the overlay.
+    FreePortAnswer(bool),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +100,9 @@ pub enum Request {
     Rescan,
     /// For the repro runner.
     Repro(ReproRequest),
+    /// Destroy this one self-connected socket (the user said yes); the
+    /// answer comes back through [`App::on_freed`].
+    FreePort(DestroyTarget),
 }
 
 /// A scan's outcome as the worker sends it.
@@ -146,6 +157,10 @@ pub struct App {
     repro: ReproState,
     /// This is a replay, or the dashboard records (`--replay`, `--record`).
     mark: Option<Mark>,
+    /// The overlay that frees a port (`K`), while it is open.
+    confirm: Option<Confirm>,
+    /// A one-line message for the status line (until the next key).
+    notice: Option<String>,
 }
 
 impl App {
@@ -186,6 +201,8 @@ impl App {
             outbox: Vec::new(),
             repro: ReproState::default(),
             mark: None,
+            confirm: None,
+            notice: None,
         }
     }
 
@@ -283,6 +300,12 @@ impl App {
         self.outbox.extend(requests.into_iter().map(Request::Repro));
     }
 
+    /// How long after a listener goes a self-connection on its port is an
+    /// incident (the configuration's `[incidents] window`).
+    pub fn set_incident_window(&mut self, window: chrono::TimeDelta) {
+        self.tracker.set_incident_window(window);
+    }
+
     pub fn is_paused(&self) -> bool {
         self.paused_since.is_some()
     }
@@ -378,6 +401,9 @@ impl App {
     /// Carries out an effect; returns whether the screen must be redrawn.
     pub fn apply(&mut self, effect: Effect) -> bool {
         self.refresh_view();
+        if !matches!(effect, Effect::Redraw | Effect::FullRedraw) {
+            self.notice = None;
+        }
         match effect {
             Effect::Quit => self.quit = true,
             Effect::Redraw => {}
@@ -432,6 +458,7 @@ impl App {
                 }
             }
             Effect::Repro(e) => self.apply_repro(e),
+            Effect::AskFreePort | Effect::FreePortAnswer(_) => self.free_port(effect),
         }
         true
     }

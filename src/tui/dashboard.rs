@@ -19,7 +19,7 @@ use super::panes::details::DetailsPane;
 use super::panes::events::EventsPane;
 use super::panes::help::HelpOverlay;
 use super::panes::sockets::SocketsPane;
-use super::panes::{footer, header, too_small};
+use super::panes::{confirm, footer, header, too_small};
 use super::repro::{ReproEffect, ReproPane};
 use super::theme::Theme;
 
@@ -47,6 +47,7 @@ fn global_effect(action: Action) -> Option<Effect> {
         Action::Redraw => Effect::FullRedraw,
         Action::Details => Effect::ToggleDetails,
         Action::OpenRepro => Effect::Repro(ReproEffect::Open),
+        Action::FreePort => Effect::AskFreePort,
         Action::Up
         | Action::Down
         | Action::Top
@@ -160,6 +161,11 @@ impl Dashboard {
         if ctrl && matches!(key.code, KeyCode::Char('c') | KeyCode::Char('C')) {
             return self.apply(Some(Effect::Quit));
         }
+        // The overlay that frees a port is modal: its keys only.
+        if let Some(c) = self.app.confirm() {
+            let effect = confirm::handle_key(&key, c);
+            return self.apply(effect);
+        }
         let focus = self.app.focus();
         let help = self.app.help_open();
         let filter = self.app.filter_being_typed().is_some();
@@ -211,6 +217,9 @@ impl Dashboard {
             return false;
         }
         self.app.refresh_view();
+        if self.app.confirm().is_some() {
+            return false;
+        }
         if self.app.help_open() {
             let effect = match m.kind {
                 MouseEventKind::ScrollUp => self.help.handle_key(Action::Up),
@@ -262,5 +271,6 @@ impl Dashboard {
         if app.help_open() {
             self.help.draw(frame, size, app);
         }
+        confirm::draw(frame, size, app);
     }
 }

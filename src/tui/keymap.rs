@@ -45,6 +45,9 @@ pub enum Action {
     Details,
     /// Open (or focus) the reproduction pane.
     OpenRepro,
+    /// Free the port a selected self-connected socket holds (destroy it,
+    /// after a confirmation).
+    FreePort,
 }
 
 /// A key of the repro pane, while it has the focus.

@@ -20,11 +20,13 @@
 //! (`--interval`), [`repro`] (the repro pane: its form, state, thread and
 //! view), [`bigdigits`] (numbers in large type), [`record`] (`--record`
 //! and `--replay`: a replay source stands in for the scan worker and the
-//! repro runner; a recorder writes what arrives).
+//! repro runner; a recorder writes what arrives), [`destroy`] (freeing a
+//! port: destroying one self-connected socket the user confirmed).
 
 pub mod app;
 pub mod bigdigits;
 pub mod dashboard;
+pub mod destroy;
 pub mod event;
 pub mod interval;
 pub mod keymap;
@@ -70,6 +72,9 @@ pub struct Config {
     pub proc_root: PathBuf,
     /// Live (maybe recorded), or a replay.
     pub inputs: record::Inputs,
+    /// How long after a listener goes a self-connection on its port is
+    /// reported as the port stolen.
+    pub incident_window: Duration,
 }
 
 /// Why the loop ended.
@@ -101,6 +106,9 @@ pub fn run(config: Config) -> ExitCode {
         }
     };
     let mut dash = Dashboard::new(config.theme, config.interval, Local::now());
+    if let Ok(window) = chrono::TimeDelta::from_std(config.incident_window) {
+        dash.app.set_incident_window(window);
+    }
     if let Ok(size) = terminal.size() {
         dash.handle(Event::Resize(size.width, size.height));
     }
@@ -416,6 +424,13 @@ fn exchange_recorded(
                     }
                 }
                 Request::Repro(r) => runner.request(r),
+                // Fast enough to do here (see [`destroy`]): one socket,
+                // two netlink round trips.
+                Request::FreePort(target) => {
+                    let outcome = destroy::free_port(&target);
+                    dash.app.on_freed(&target, outcome);
+                    changed = true;
+                }
             }
         }
         let updates = runner.poll(std::mem::take(&mut sample));

@@ -11,7 +11,7 @@ use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, Local};
 
-use crate::core::changes::{ChangeKind, ChangeTracker, SelfConnectKey};
+use crate::core::changes::{ChangeKind, ChangeTracker, IncidentRecord, SelfConnectKey};
 use crate::core::snapshot::Snapshot;
 
 /// How many entries the log keeps; older ones are dropped.
@@ -57,6 +57,17 @@ impl Tracker {
     /// The entries, oldest first.
     pub fn entries(&self) -> &VecDeque<LogEntry> {
         &self.entries
+    }
+
+    /// How long after a listener goes a self-connection on its port is
+    /// an incident.
+    pub fn set_incident_window(&mut self, window: chrono::TimeDelta) {
+        self.changes.set_incident_window(window);
+    }
+
+    /// The open incident whose port this self-connection holds.
+    pub fn incident_of(&self, key: &SelfConnectKey) -> Option<&IncidentRecord> {
+        self.changes.incident_of(key)
     }
 
     pub fn len(&self) -> usize {

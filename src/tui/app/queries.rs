@@ -10,6 +10,7 @@ use ratatui::layout::Rect;
 use super::{App, Request};
 use crate::core::snapshot::{Counts, Snapshot};
 use crate::tui::pane::PaneId;
+use crate::tui::panes::confirm::Confirm;
 use crate::tui::repro::ReproState;
 use crate::tui::theme::Theme;
 use crate::tui::tracker::Tracker;
@@ -145,6 +146,16 @@ impl App {
     /// Hands out the work for the event loop, oldest first.
     pub fn take_requests(&mut self) -> Vec<Request> {
         std::mem::take(&mut self.outbox)
+    }
+
+    /// The overlay that frees a port, while it is open.
+    pub fn confirm(&self) -> Option<&Confirm> {
+        self.confirm.as_ref()
+    }
+
+    /// The status line's message, if there is one.
+    pub fn notice(&self) -> Option<&str> {
+        self.notice.as_deref()
     }
 
     /// The repro pane's state.

@@ -102,6 +102,13 @@ pub const KEYMAP: &[Binding] = &[
         hint: Some("details"),
     },
     Binding {
+        keys: &[key('K')],
+        command: Command::Global(Action::FreePort),
+        section: Section::View,
+        help: "free the port: destroy the selected self-connected socket (root)",
+        hint: Some("free port"),
+    },
+    Binding {
         keys: &[code(KeyCode::Up), key('k')],
         command: Command::Global(Action::Up),
         section: Section::Move,

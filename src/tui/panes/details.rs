@@ -12,7 +12,11 @@ use ratatui::widgets::Paragraph;
 
 use super::pane_block;
 use crate::core::advice::advise;
+use crate::core::changes::SelfConnectKey;
+use crate::core::incident_advice::{incident_known_and_inferred, incident_summary, timeline_lines};
 use crate::core::sanitize::terminal_safe;
+use crate::core::snapshot::{Namespace, Socket};
+use crate::core::socket::FindingKind;
 use crate::tui::app::{App, Effect};
 use crate::tui::keymap::{Action, key_label};
 use crate::tui::pane::{Pane, PaneId};
@@ -105,6 +109,7 @@ pub fn content(app: &App, w: usize) -> Vec<Line<'static>> {
     for l in &what[1..] {
         out.push(Line::styled(l.clone(), t.value));
     }
+    incident_lines(&mut out, app, socket, ns, w);
     out.push(Line::raw(""));
     out.push(Line::styled("Why", t.heading));
     for why in &advice.why {
@@ -118,6 +123,19 @@ pub fn content(app: &App, w: usize) -> Vec<Line<'static>> {
             push_wrapped(&mut out, &fix.title, w, &n, "   ", t.value);
             for cmd in &fix.commands {
                 push_wrapped(&mut out, cmd, w, "   $ ", "     ", t.command);
+            }
+            if i == 0 && is_self_connect(socket) {
+                push_wrapped(
+                    &mut out,
+                    &format!(
+                        "Or here: {} destroys this one socket (asks first; needs root).",
+                        key_label(Action::FreePort)
+                    ),
+                    w,
+                    "   ",
+                    "   ",
+                    t.key,
+                );
             }
             if let Some(note) = &fix.note {
                 push_wrapped(&mut out, note, w, "   ", "   ", t.dim);
@@ -140,6 +158,51 @@ pub fn content(app: &App, w: usize) -> Vec<Line<'static>> {
     }
     push_wrapped(&mut out, &facts, w, "", "", t.dim);
     out
+}
+
+fn is_self_connect(socket: &Socket) -> bool {
+    socket
+        .finding
+        .is_some_and(|f| f.kind == FindingKind::SelfConnect)
+}
+
+/// The incident this self-connection is part of, if any: its story in one
+/// sentence, what the scans showed and what follows, and its timeline.
+fn incident_lines(
+    out: &mut Vec<Line<'static>>,
+    app: &App,
+    socket: &Socket,
+    ns: &Namespace,
+    w: usize,
+) {
+    if !is_self_connect(socket) {
+        return;
+    }
+    let key = SelfConnectKey {
+        netns: ns.id,
+        addr: socket.entry.local,
+    };
+    let Some(record) = app.tracker().incident_of(&key) else {
+        return;
+    };
+    let t = app.theme();
+    let i = &record.incident;
+    out.push(Line::raw(""));
+    out.push(Line::styled("Incident: a service's port taken", t.heading));
+    push_wrapped(out, &incident_summary(i), w, "", "", t.high);
+    let (known, inferred) = incident_known_and_inferred(i);
+    out.push(Line::styled("Known (seen in the scans)", t.heading));
+    for k in &known {
+        push_wrapped(out, k, w, "• ", "  ", t.plain);
+    }
+    out.push(Line::styled("Inferred (not seen)", t.heading));
+    for k in &inferred {
+        push_wrapped(out, k, w, "• ", "  ", t.plain);
+    }
+    out.push(Line::styled("Timeline", t.heading));
+    for l in timeline_lines(&record.timeline) {
+        push_wrapped(out, &l, w, "  ", "           ", t.dim);
+    }
 }
 
 impl DetailsPane {

@@ -12,7 +12,7 @@ use crate::tui::app::App;
 use crate::tui::keymap::{self, Action, Binding, Command, Scope};
 use crate::tui::pane::PaneId;
 use crate::tui::repro::keys;
-use crate::tui::text::{truncate_start, width};
+use crate::tui::text::{truncate_end, truncate_start, width};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let t = app.theme();
@@ -31,6 +31,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     }
     let mut spans: Vec<Span> = Vec::new();
     let mut used = 0;
+    if let Some(notice) = app.notice() {
+        // Our own words, with addresses only; cut to leave room for help.
+        let s = truncate_end(&format!(" {notice} "), max.saturating_sub(8));
+        used += width(&s) + 2;
+        spans.push(Span::styled(s, t.paused));
+        spans.push(Span::raw("  "));
+    }
     if app.filter().is_active() {
         let s = format!(" filter “{}” ", app.filter().text());
         used += width(&s) + 2;
@@ -87,7 +94,7 @@ fn hints(app: &App) -> Vec<(String, &'static str)> {
         if repro && (keymap::shadowed(b, Scope::Repro) || b.command == Action::OpenRepro.into()) {
             continue;
         }
-        if let Some(hint) = hint(b, app) {
+        if let Some(hint) = hint(b, app, repro) {
             out.push((b.keys[0].label(), hint));
         }
     }
@@ -95,7 +102,7 @@ fn hints(app: &App) -> Vec<(String, &'static str)> {
 }
 
 /// A global binding's footer word, as it applies now.
-fn hint(b: &Binding, app: &App) -> Option<&'static str> {
+fn hint(b: &Binding, app: &App, repro: bool) -> Option<&'static str> {
     let h = b.hint?;
     let Command::Global(action) = b.command else {
         return None;
@@ -104,7 +111,17 @@ fn hint(b: &Binding, app: &App) -> Option<&'static str> {
         Action::Pause if app.is_paused() => "resume",
         Action::Details if app.zoomed().is_some() => "back",
         Action::ToggleAll if app.shows_all() => "findings",
+        // Only where it applies: on a self-connected socket, outside the
+        // repro pane (its own keys come first there).
+        Action::FreePort if repro || !selection_is_self_connect(app) => return None,
         _ => h,
+    })
+}
+
+fn selection_is_self_connect(app: &App) -> bool {
+    app.selected().is_some_and(|(s, _)| {
+        s.finding
+            .is_some_and(|f| f.kind == crate::core::socket::FindingKind::SelfConnect)
     })
 }
 

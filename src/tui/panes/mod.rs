@@ -3,6 +3,7 @@
 //! the too-small message are drawn around them. The repro pane, which has
 //! its own state and thread, lives in [`super::repro`].
 
+pub mod confirm;
 pub mod details;
 pub mod events;
 pub mod footer;
