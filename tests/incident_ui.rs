@@ -382,11 +382,11 @@ fn scan_names_the_way_to_free_the_port() {
         let _held = common::self_connect(addr);
         let out = common::run(&["scan", "--netns", "own"]);
         let text = String::from_utf8_lossy(&out.stdout);
-        let note = text
-            .lines()
-            .skip_while(|l| *l != "Notes")
-            .nth(1)
+        let mut block = text.lines().skip_while(|l| *l != "Notes").skip(1);
+        let note = block
+            .next()
             .unwrap_or_else(|| panic!("a Notes block: {text}"));
+        let command = block.next().unwrap_or_else(|| panic!("{text}"));
         assert!(
             note.starts_with(&format!("  127.0.0.1:44606 (pid {} ", std::process::id())),
             "{note}"
@@ -394,10 +394,13 @@ fn scan_names_the_way_to_free_the_port() {
         assert!(
             note.ends_with(
                 ": if a service should listen on 44606, this socket is why it cannot bind it \
-                 (EADDRINUSE); free the port (root): ss -K -tn 'src 127.0.0.1:44606 and dst \
-                 127.0.0.1:44606'"
+                 (EADDRINUSE); free the port (root):"
             ),
             "{note}"
+        );
+        assert_eq!(
+            command,
+            "      ss -K -tn 'src 127.0.0.1:44606 and dst 127.0.0.1:44606'"
         );
     });
 }

@@ -233,8 +233,12 @@ pub fn render(snapshot: &Snapshot, all: bool, colour: bool) -> String {
     let notes = notes(snapshot, &rows);
     if !notes.is_empty() {
         let _ = writeln!(out, "\nNotes");
-        for n in notes {
+        for (n, command) in notes {
             let _ = writeln!(out, "  {n}");
+            // The command on a line of its own, so that it copies whole.
+            if let Some(c) = command {
+                let _ = writeln!(out, "      {c}");
+            }
         }
     }
     out
@@ -243,7 +247,7 @@ pub fn render(snapshot: &Snapshot, all: bool, colour: bool) -> String {
 /// For each self-connected socket: a service that should listen on its
 /// port cannot bind it because of this socket, and the `ss -K` line that
 /// frees it (the same fix the dashboard's details list first).
-fn notes(snapshot: &Snapshot, rows: &[&Socket]) -> Vec<String> {
+fn notes(snapshot: &Snapshot, rows: &[&Socket]) -> Vec<(String, Option<String>)> {
     let self_connects: Vec<&&Socket> = rows
         .iter()
         .filter(|s| {
@@ -251,7 +255,7 @@ fn notes(snapshot: &Snapshot, rows: &[&Socket]) -> Vec<String> {
                 .is_some_and(|f| f.kind == FindingKind::SelfConnect)
         })
         .collect();
-    let mut out: Vec<String> = self_connects
+    let mut out: Vec<(String, Option<String>)> = self_connects
         .iter()
         .take(NOTES_MAX)
         .map(|s| {
@@ -261,22 +265,22 @@ fn notes(snapshot: &Snapshot, rows: &[&Socket]) -> Vec<String> {
                 Owner::Process(p) => format!(" (pid {} {})", p.pid, name(&p.name)),
                 Owner::Unknown(_) => String::new(),
             };
-            let free = free_port_fix(s, ns)
-                .commands
-                .last()
-                .cloned()
-                .unwrap_or_default();
-            format!(
+            let free = free_port_fix(s, ns).commands.last().cloned();
+            let sentence = format!(
                 "{}{holder}: if a service should listen on {port}, this socket is why it \
-                 cannot bind it (EADDRINUSE); free the port (root): {free}",
+                 cannot bind it (EADDRINUSE); free the port (root):",
                 s.entry.local
-            )
+            );
+            (sentence, free)
         })
         .collect();
     if self_connects.len() > NOTES_MAX {
-        out.push(format!(
-            "and {} more self-connected sockets (the same applies; `scan --json` lists them all)",
-            self_connects.len() - NOTES_MAX
+        out.push((
+            format!(
+                "and {} more self-connected sockets (the same applies; `scan --json` lists them all)",
+                self_connects.len() - NOTES_MAX
+            ),
+            None,
         ));
     }
     out
@@ -463,17 +467,21 @@ mod tests {
         assert_eq!(
             notes[1],
             "  127.0.0.1:44600: if a service should listen on 44600, this socket is why it cannot \
-             bind it (EADDRINUSE); free the port (root): ip netns exec blue ss -K -tn 'src \
-             127.0.0.1:44600 and dst 127.0.0.1:44600'",
+             bind it (EADDRINUSE); free the port (root):",
             "{text}"
         );
-        assert_eq!(notes.len(), 2, "listeners get no note: {text}");
+        assert_eq!(
+            notes[2],
+            "      ip netns exec blue ss -K -tn 'src 127.0.0.1:44600 and dst 127.0.0.1:44600'",
+            "{text}"
+        );
+        assert_eq!(notes.len(), 3, "listeners get no note: {text}");
         for p in 0..15 {
             s.sockets.push(sc(45000 + p, 0));
         }
         let text = render(&s, false, false);
         let notes: Vec<&str> = text.lines().skip_while(|l| *l != "Notes").collect();
-        assert_eq!(notes.len(), 1 + NOTES_MAX + 1, "{text}");
+        assert_eq!(notes.len(), 1 + 2 * NOTES_MAX + 1, "{text}");
         assert!(
             notes
                 .last()
