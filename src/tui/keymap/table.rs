@@ -221,6 +221,20 @@ pub const KEYMAP: &[Binding] = &[
         hint: Some("change"),
     },
     Binding {
+        keys: &[key('w')],
+        command: Command::Repro(ReproAction::SavePcap),
+        section: Section::Repro,
+        help: "write the last run's packets (refused tail, handshake) to a .pcap file here",
+        hint: Some("save pcap"),
+    },
+    Binding {
+        keys: &[key('i')],
+        command: Command::Repro(ReproAction::Incident),
+        section: Section::Repro,
+        help: "incident: a service restart whose port a client took by connecting to itself",
+        hint: Some("incident"),
+    },
+    Binding {
         keys: &[code(KeyCode::Backspace), code(KeyCode::Delete)],
         command: Command::Edit(TextEdit::DeleteBack),
         section: Section::Typing,

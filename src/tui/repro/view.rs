@@ -92,6 +92,8 @@ impl Pane for ReproPane {
             ReproAction::Stop => r(ReproEffect::Stop),
             ReproAction::Back => r(ReproEffect::Back),
             ReproAction::CloseSocket => r(ReproEffect::CloseSocket),
+            ReproAction::SavePcap => r(ReproEffect::SavePcap),
+            ReproAction::Incident => r(ReproEffect::Incident),
             ReproAction::Duel => r(ReproEffect::Duel),
             ReproAction::ParityDuel => r(ReproEffect::ParityDuel),
             ReproAction::GuardDuel => r(ReproEffect::GuardDuel),
