@@ -33,7 +33,9 @@ pub mod messages;
 pub mod runner;
 pub mod state;
 pub mod view;
+mod view_incident;
 mod view_run;
+mod view_strip;
 mod words;
 
 use std::time::Duration;
