@@ -44,7 +44,10 @@ pub fn held_by<'a>(
 /// Whether the last self-connection on `target` still waits in TIME_WAIT
 /// (the 4-tuple (target, target) in the table): a new run toward the same
 /// port then goes slower, as the kernel skips that source port for now.
-pub fn in_time_wait<'a>(rows: impl IntoIterator<Item = &'a SocketEntry>, target: SocketAddr) -> bool {
+pub fn in_time_wait<'a>(
+    rows: impl IntoIterator<Item = &'a SocketEntry>,
+    target: SocketAddr,
+) -> bool {
     let want = (canonical(target.ip()), target.port());
     rows.into_iter()
         .filter(|e| e.state == TcpState::TimeWait && e.is_self_connected())

@@ -243,7 +243,9 @@ impl App {
         let local = listener_on(self.own_sockets().map(|s| &s.entry), target)?;
         let owner = self
             .own_sockets()
-            .find(|s| s.entry.local == local && s.entry.state == crate::core::socket::TcpState::Listen)
+            .find(|s| {
+                s.entry.local == local && s.entry.state == crate::core::socket::TcpState::Listen
+            })
             .and_then(|s| s.owner.process())
             .map(|p| (p.name.clone(), p.pid));
         Some((local, owner))

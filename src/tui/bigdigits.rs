@@ -175,7 +175,12 @@ mod tests {
         assert_eq!(huge[1], huge[0], "two rows a pixel");
         assert_eq!(huge[8], "█████████");
         assert_eq!(Size::Huge.width("1,0"), 9 + 2 + 3 + 2 + 9);
-        assert_eq!(text(&render("1,0", Size::Huge, Style::new()))[0].chars().count(), 25);
+        assert_eq!(
+            text(&render("1,0", Size::Huge, Style::new()))[0]
+                .chars()
+                .count(),
+            25
+        );
         for lines in [large, medium] {
             let w = lines[0].chars().count();
             assert!(lines.iter().all(|l| l.chars().count() == w));

@@ -65,7 +65,10 @@ impl SlotCapture {
 
     /// The packets read since the last call.
     pub(super) fn take_new(&self) -> Vec<Packet> {
-        self.live.as_ref().map(Capture::take_new).unwrap_or_default()
+        self.live
+            .as_ref()
+            .map(Capture::take_new)
+            .unwrap_or_default()
     }
 
     /// The run ended: the capture goes on a little, then stops.
@@ -112,7 +115,11 @@ impl SlotCapture {
 fn write(dir: &Path, port: u16, done: &Finished) -> Result<PathBuf, String> {
     let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
     for n in 0..10 {
-        let suffix = if n == 0 { String::new() } else { format!("-{n}") };
+        let suffix = if n == 0 {
+            String::new()
+        } else {
+            format!("-{n}")
+        };
         let path = dir.join(format!("selfconn-{port}-{stamp}{suffix}.pcap"));
         let mut file = match File::create_new(&path) {
             Ok(f) => f,

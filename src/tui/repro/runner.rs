@@ -59,9 +59,10 @@ impl ReproRunner {
     pub fn is_active(&self) -> bool {
         !self.ready.is_empty()
             || self.incident.is_some()
-            || self.slots.iter().any(|s| {
-                s.starting.is_some() || s.running.is_some() || s.capture.is_live()
-            })
+            || self
+                .slots
+                .iter()
+                .any(|s| s.starting.is_some() || s.running.is_some() || s.capture.is_live())
     }
 
     /// Whether a loop runs (its counters change).

@@ -107,7 +107,10 @@ impl ReproState {
 
     /// The incident waits with the stolen port held, for `c`.
     pub fn incident_waits(&self) -> bool {
-        self.slots[0].run.as_ref().is_some_and(|r| r.incident_waits())
+        self.slots[0]
+            .run
+            .as_ref()
+            .is_some_and(|r| r.incident_waits())
     }
 
     /// Whether a run of this dashboard ended (the start key then says

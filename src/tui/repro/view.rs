@@ -14,8 +14,8 @@ use ratatui::layout::{Margin, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::repro::explain::{Likelihood, TargetFacts, prospect};
 use crate::core::sanitize::terminal_safe_cut;
+use crate::repro::explain::{Likelihood, TargetFacts, prospect};
 use crate::tui::app::{App, Effect};
 use crate::tui::keymap::{Action, Command, ReproAction, key_label};
 use crate::tui::pane::{Pane, PaneId};
@@ -55,7 +55,10 @@ impl Pane for ReproPane {
         if st.is_duel() && inner.width >= 30 {
             // Two halves of the same width, so that they lay out alike.
             let half = (inner.width - 1) / 2;
-            let a = Rect { width: half, ..inner };
+            let a = Rect {
+                width: half,
+                ..inner
+            };
             let gap = Rect {
                 x: inner.x + half,
                 width: 1,

@@ -89,7 +89,11 @@ pub(super) fn stage_line(t: &Theme, run: &Run, steps: &[StepEvent], w: usize) ->
     let mut parts: Vec<(String, Style)> = steps
         .iter()
         .map(|e| {
-            let mark = if e.result == StepResult::Ok { "✓" } else { "✖" };
+            let mark = if e.result == StepResult::Ok {
+                "✓"
+            } else {
+                "✖"
+            };
             (format!("{mark} {}", short(&e.step)), style_of(t, e))
         })
         .collect();
@@ -105,9 +109,8 @@ pub(super) fn stage_line(t: &Theme, run: &Run, steps: &[StepEvent], w: usize) ->
     } else if run.is_running() && steps.is_empty() {
         parts.push(("● starting the service".into(), t.key));
     }
-    let total = |p: &[(String, Style)]| -> usize {
-        p.iter().map(|(s, _)| width(s) + 3).sum::<usize>() + 2
-    };
+    let total =
+        |p: &[(String, Style)]| -> usize { p.iter().map(|(s, _)| width(s) + 3).sum::<usize>() + 2 };
     let mut cut = false;
     while parts.len() > 1 && total(&parts) > w {
         parts.remove(0);
@@ -127,7 +130,12 @@ pub(super) fn stage_line(t: &Theme, run: &Run, steps: &[StepEvent], w: usize) ->
 }
 
 /// The steps with their times, and while the port is held, what `c` does.
-pub(super) fn step_lines(t: &Theme, run: &Run, steps: &[StepEvent], w: usize) -> Vec<Line<'static>> {
+pub(super) fn step_lines(
+    t: &Theme,
+    run: &Run,
+    steps: &[StepEvent],
+    w: usize,
+) -> Vec<Line<'static>> {
     let mut out = Vec::new();
     for e in steps {
         let time = e.time.format("%H:%M:%S%.3f").to_string();

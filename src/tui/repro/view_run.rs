@@ -187,7 +187,8 @@ fn blocks(t: &Theme, run: &Run, facts: &TargetFacts, w: usize) -> (Vec<Block>, V
     let mut blocks: Vec<Block> = vec![(0, vec![chain(t, run, w)])];
     let mut continued: Vec<usize> = Vec::new();
     if run.time_wait && run.is_running() {
-        let text = "the last run's socket is in TIME_WAIT for ~1 s: the kernel skips that port until then";
+        let text =
+            "the last run's socket is in TIME_WAIT for ~1 s: the kernel skips that port until then";
         let lines = wrap(text, w, "⏳ ", "  ")
             .into_iter()
             .map(|l| Line::styled(l, t.warning))
