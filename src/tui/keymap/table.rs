@@ -224,14 +224,14 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[key('w')],
         command: Command::Repro(ReproAction::SavePcap),
         section: Section::Repro,
-        help: "write the last run's packets (refused tail, handshake) to a .pcap file here",
+        help: "save the last run's packets (tail, handshake) as a .pcap here",
         hint: Some("save pcap"),
     },
     Binding {
         keys: &[key('i')],
         command: Command::Repro(ReproAction::Incident),
         section: Section::Repro,
-        help: "incident: a service restart whose port a client took by connecting to itself",
+        help: "incident: a restarting service loses its port to a self-connect",
         hint: Some("incident"),
     },
     Binding {

@@ -558,12 +558,20 @@ mod tests {
 
     #[test]
     fn numbers_shrink_to_fit() {
-        let n = Numbers::pick(118, 20, "14,116", "46382", "46384");
+        let n = Numbers::pick(118, 12, "14,116", "46382", "46384");
         assert_eq!(
-            (n.attempts, n.ports, n.target_big),
-            (Size::Large, Size::Large, true)
+            (n.attempts, n.ports, n.target_big, n.stacked),
+            (Size::Large, Size::Large, true, false)
         );
-        let n = Numbers::pick(118, 20, "1,234,567", "46382", "46384");
+        // A projector: huge ports beside the attempts.
+        let n = Numbers::pick(196, 30, "0,000,000", "46382", "46384");
+        assert_eq!(
+            (n.ports, n.target_big, n.stacked),
+            (Size::Huge, true, false)
+        );
+        let n = Numbers::pick(118, 20, "14,116", "46382", "46384");
+        assert_eq!((n.ports, n.target_big), (Size::Huge, true), "{n:?}");
+        let n = Numbers::pick(118, 12, "1,234,567", "46382", "46384");
         assert_eq!(n.ports, Size::Large);
         assert!(n.attempts < Size::Large || n.stacked);
         let n = Numbers::pick(78, 4, "14,116", "46382", "46384");
