@@ -752,6 +752,13 @@ fn x_stops_a_running_loop_and_quitting_joins_it() {
     d.handle(ch('x'));
     pump(&mut d, &mut runner, "the stop", |d| ended(d).is_some());
     assert_eq!(ended(&d), Some(End::Stopped));
+    // The packet capture (as root) reads on for a second after the end.
+    pump(&mut d, &mut runner, "the capture's end", |_| true);
+    let t0 = Instant::now();
+    while runner.is_active() && t0.elapsed() < WAIT {
+        selfconn_tui::tui::exchange(&mut d, &mut runner, None, true);
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(!runner.is_active());
     let run = d.app.repro().slot(0).run().cloned().unwrap();
     assert!(run.stats.refused >= 5, "{:?}", run.stats);

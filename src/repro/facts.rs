@@ -41,6 +41,47 @@ pub fn held_by<'a>(
         .map(|e| e.local)
 }
 
+/// Whether the last self-connection on `target` still waits in TIME_WAIT
+/// (the 4-tuple (target, target) in the table): a new run toward the same
+/// port then goes slower, as the kernel skips that source port for now.
+pub fn in_time_wait<'a>(
+    rows: impl IntoIterator<Item = &'a SocketEntry>,
+    target: SocketAddr,
+) -> bool {
+    let want = (canonical(target.ip()), target.port());
+    rows.into_iter()
+        .filter(|e| e.state == TcpState::TimeWait && e.is_self_connected())
+        .any(|e| (canonical(e.local.ip()), e.local.port()) == want)
+}
+
+/// The listener on `target`'s port that a connect() to `target` would
+/// reach: on its address, on the wildcard of its family, or (an IPv6
+/// wildcard) on both families.
+pub fn listener_on<'a>(
+    rows: impl IntoIterator<Item = &'a SocketEntry>,
+    target: SocketAddr,
+) -> Option<SocketAddr> {
+    let ip = canonical(target.ip());
+    rows.into_iter()
+        .filter(|e| e.state == TcpState::Listen && e.local.port() == target.port())
+        .find(|e| {
+            let l = canonical(e.local.ip());
+            l == ip || (l.is_unspecified() && (l.is_ipv4() == ip.is_ipv4() || l.is_ipv6()))
+        })
+        .map(|e| e.local)
+}
+
+/// Whether the self-connection on `target` waits in TIME_WAIT in the
+/// table of this process's namespace (read from `/proc`).
+pub fn read_time_wait(target: SocketAddr) -> bool {
+    let files = NetFiles::own(Path::new("/proc"));
+    let mut errors = Vec::new();
+    [Family::Ipv4, Family::Ipv6]
+        .into_iter()
+        .filter_map(|f| read_tcp_table(&files, f, &mut errors))
+        .any(|rows| in_time_wait(&rows, target))
+}
+
 /// An IPv4-mapped IPv6 address as the IPv4 address it is.
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
@@ -80,5 +121,36 @@ mod tests {
         assert_eq!(held_by([&held], target), Some(target));
         let mapped = row("[::ffff:127.0.0.1]:44600", "[::ffff:127.0.0.1]:44600", est);
         assert_eq!(held_by([&mapped], target), Some(mapped.local));
+    }
+
+    #[test]
+    fn time_wait_and_listeners_on_the_target() {
+        let target: SocketAddr = "127.0.0.1:44600".parse().unwrap();
+        let tw = TcpState::TimeWait;
+        let other = [
+            row("127.0.0.1:44602", "127.0.0.1:44602", tw),
+            row("127.0.0.1:44600", "127.0.0.1:5432", tw),
+            row("127.0.0.1:44600", "127.0.0.1:44600", TcpState::Established),
+        ];
+        assert!(!in_time_wait(&other, target));
+        assert!(in_time_wait(
+            [&row("127.0.0.1:44600", "127.0.0.1:44600", tw)],
+            target
+        ));
+        let listen = TcpState::Listen;
+        assert_eq!(
+            listener_on([&row("127.0.0.2:44600", "0.0.0.0:0", listen)], target),
+            None
+        );
+        assert_eq!(
+            listener_on([&row("127.0.0.1:44601", "0.0.0.0:0", listen)], target),
+            None
+        );
+        let any = row("0.0.0.0:44600", "0.0.0.0:0", listen);
+        assert_eq!(listener_on([&any], target), Some(any.local));
+        let v6 = row("[::]:44600", "[::]:0", listen);
+        assert_eq!(listener_on([&v6], target), Some(v6.local));
+        let v6_target: SocketAddr = "[::1]:44600".parse().unwrap();
+        assert_eq!(listener_on([&any], v6_target), None);
     }
 }

@@ -20,6 +20,7 @@
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -68,6 +69,10 @@ pub struct ScenarioConfig {
     pub max_attempts: u64,
     pub max_time: Duration,
     pub free_with: FreeWith,
+    /// When set, the stolen port stays held after the failed restart until
+    /// this flag is raised (a pane's key), the stop flag, or the time
+    /// limit: the audience sees the failure before the fix.
+    pub hold: Option<Arc<AtomicBool>>,
 }
 
 impl ScenarioConfig {
@@ -77,6 +82,7 @@ impl ScenarioConfig {
             max_attempts: Config::DEFAULT_MAX_ATTEMPTS,
             max_time: Config::DEFAULT_MAX_TIME,
             free_with: FreeWith::Close,
+            hold: None,
         }
     }
 
@@ -297,6 +303,11 @@ fn run_steps(
             drop(again);
         }
     }
+    if !wait_for_release(config, stop) {
+        r.record(Step::Stopped);
+        let _ = held.set_linger(Some(Duration::ZERO));
+        return outcome.stats;
+    }
     let local = held.local_addr().ok().and_then(|a| a.as_socket());
     match free(held, local.unwrap_or(addr), config.free_with) {
         Ok(()) => r.record(Step::PortFreed {
@@ -319,6 +330,22 @@ fn run_steps(
         Err((call, errno)) => r.record(Step::ServiceStartFailed { call, errno }),
     }
     outcome.stats
+}
+
+/// Waits for the hold flag, if there is one (bounded by the client's time
+/// limit); false when stopped or out of time.
+fn wait_for_release(config: &ScenarioConfig, stop: &AtomicBool) -> bool {
+    let Some(hold) = &config.hold else {
+        return true;
+    };
+    let deadline = Instant::now() + config.max_time;
+    while !hold.load(Ordering::Relaxed) {
+        if stop.load(Ordering::Relaxed) || Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
 }
 
 /// The toy service: SO_REUSEADDR (as most services set), bind, listen.

@@ -23,7 +23,7 @@ use super::view::{Filter, SearchIndex, Sort, TableView};
 use crate::core::ports::PortPolicy;
 use crate::core::snapshot::{Counts, Namespace, Snapshot, Socket};
 use crate::repro::explain::TargetFacts;
-use crate::repro::facts::held_by;
+use crate::repro::facts::{held_by, listener_on};
 use crate::sys::scanner::ScanFailure;
 
 mod free_port;
@@ -275,6 +275,21 @@ impl App {
             policy: self.own_policy(),
             held_by: held_by(self.own_sockets().map(|s| &s.entry), target),
         }
+    }
+
+    /// The listener a connect() to `target` would reach in the tool's own
+    /// namespace (latest scan), with its owner's name and pid when known:
+    /// the repro pane warns as soon as the port is typed.
+    pub fn listener_on(&self, target: SocketAddr) -> Option<(SocketAddr, Option<(String, i32)>)> {
+        let local = listener_on(self.own_sockets().map(|s| &s.entry), target)?;
+        let owner = self
+            .own_sockets()
+            .find(|s| {
+                s.entry.local == local && s.entry.state == crate::core::socket::TcpState::Listen
+            })
+            .and_then(|s| s.owner.process())
+            .map(|p| (p.name.clone(), p.pid));
+        Some((local, owner))
     }
 
     /// Takes an answer of the repro runner.

@@ -1,8 +1,9 @@
 //! Numbers in large type, for the back row of a room: a 3×5 pixel font
-//! drawn with block characters, in two sizes. Large: a pixel is two
-//! columns by one row (`██`), 5 rows tall. Medium: half blocks (`▀▄█`),
-//! a pixel is one column by half a row, 3 rows tall. Smaller than that
-//! the pane prints plain numbers.
+//! drawn with block characters, scaled by whole cells. Huge: a pixel is
+//! three columns by two rows, 10 rows tall (a 200×50 projector screen).
+//! Large: two columns by one row (`██`), 5 rows tall. Medium: half blocks
+//! (`▀▄█`), a pixel is one column by half a row, 3 rows tall. Smaller than
+//! that the pane prints plain numbers.
 //!
 //! Drawn here rather than with a big-text crate: the crates at hand draw
 //! 8×8 glyphs, too wide for a port number beside a counter on a 120
@@ -19,6 +20,8 @@ pub enum Size {
     Medium,
     /// Full blocks two columns wide: five rows.
     Large,
+    /// Full blocks three columns wide and two rows tall: ten rows.
+    Huge,
 }
 
 impl Size {
@@ -28,6 +31,17 @@ impl Size {
             Size::Small => 1,
             Size::Medium => 3,
             Size::Large => 5,
+            Size::Huge => 10,
+        }
+    }
+
+    /// A pixel's columns and rows, and the columns between glyphs (the
+    /// block sizes).
+    fn scale(self) -> (u16, usize, u16) {
+        match self {
+            Size::Huge => (3, 2, 2),
+            Size::Large => (2, 1, 1),
+            _ => (1, 1, 1),
         }
     }
 
@@ -36,10 +50,10 @@ impl Size {
         match self {
             Size::Small => crate::tui::text::width(text) as u16,
             _ => {
-                let px = if self == Size::Large { 2 } else { 1 };
+                let (px, _, gap) = self.scale();
                 let glyphs: u16 = text.chars().map(|c| glyph(c).0 * px).sum();
                 let gaps = text.chars().count().saturating_sub(1) as u16;
-                glyphs + gaps
+                glyphs + gaps * gap
             }
         }
     }
@@ -78,27 +92,47 @@ pub fn render(text: &str, size: Size, style: Style) -> Vec<Line<'static>> {
         return vec![Line::from(Span::styled(text.to_string(), style))];
     }
     let glyphs: Vec<(u16, [u8; 5])> = text.chars().map(glyph).collect();
+    if size == Size::Medium {
+        return half_blocks(&glyphs, style);
+    }
+    let (px, py, gap) = size.scale();
     let mut lines = Vec::with_capacity(size.height() as usize);
-    for row in 0..size.height() as usize {
+    for row in 0..5 {
+        let mut s = String::new();
+        for (i, (w, rows)) in glyphs.iter().enumerate() {
+            if i > 0 {
+                s.extend(std::iter::repeat_n(' ', gap as usize));
+            }
+            for x in 0..*w {
+                let c = if pixel(rows, row, x) { '█' } else { ' ' };
+                s.extend(std::iter::repeat_n(c, px as usize));
+            }
+        }
+        for _ in 0..py {
+            lines.push(Line::from(Span::styled(s.clone(), style)));
+        }
+    }
+    lines
+}
+
+/// Medium: two pixel rows per line, in half blocks.
+fn half_blocks(glyphs: &[(u16, [u8; 5])], style: Style) -> Vec<Line<'static>> {
+    let mut lines = Vec::with_capacity(3);
+    for row in 0..3 {
         let mut s = String::new();
         for (i, (w, rows)) in glyphs.iter().enumerate() {
             if i > 0 {
                 s.push(' ');
             }
             for x in 0..*w {
-                match size {
-                    Size::Large => s.push_str(if pixel(rows, row, x) { "██" } else { "  " }),
-                    _ => {
-                        let top = pixel(rows, row * 2, x);
-                        let bottom = pixel(rows, row * 2 + 1, x);
-                        s.push(match (top, bottom) {
-                            (true, true) => '█',
-                            (true, false) => '▀',
-                            (false, true) => '▄',
-                            (false, false) => ' ',
-                        });
-                    }
-                }
+                let top = pixel(rows, row * 2, x);
+                let bottom = pixel(rows, row * 2 + 1, x);
+                s.push(match (top, bottom) {
+                    (true, true) => '█',
+                    (true, false) => '▀',
+                    (false, true) => '▄',
+                    (false, false) => ' ',
+                });
             }
         }
         lines.push(Line::from(Span::styled(s, style)));
@@ -135,6 +169,18 @@ mod tests {
         assert_eq!(Size::Large.width("10"), 13);
         assert_eq!(Size::Medium.width("4,2"), 9);
         assert_eq!(Size::Small.width("4,2"), 3);
+        let huge = text(&render("1", Size::Huge, Style::new()));
+        assert_eq!(huge.len(), 10);
+        assert_eq!(huge[0], "   ███   ");
+        assert_eq!(huge[1], huge[0], "two rows a pixel");
+        assert_eq!(huge[8], "█████████");
+        assert_eq!(Size::Huge.width("1,0"), 9 + 2 + 3 + 2 + 9);
+        assert_eq!(
+            text(&render("1,0", Size::Huge, Style::new()))[0]
+                .chars()
+                .count(),
+            25
+        );
         for lines in [large, medium] {
             let w = lines[0].chars().count();
             assert!(lines.iter().all(|l| l.chars().count() == w));

@@ -68,6 +68,10 @@ pub enum ReproAction {
     /// The previous or next value of the focused field.
     Less,
     More,
+    /// Save the last run's packet capture as a `.pcap` file.
+    SavePcap,
+    /// Play the "service restart" incident on the port.
+    Incident,
 }
 
 /// A key while the filter is typed.

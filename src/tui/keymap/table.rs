@@ -228,6 +228,20 @@ pub const KEYMAP: &[Binding] = &[
         hint: Some("change"),
     },
     Binding {
+        keys: &[key('w')],
+        command: Command::Repro(ReproAction::SavePcap),
+        section: Section::Repro,
+        help: "save the last run's packets (tail, handshake) as a .pcap here",
+        hint: Some("save pcap"),
+    },
+    Binding {
+        keys: &[key('i')],
+        command: Command::Repro(ReproAction::Incident),
+        section: Section::Repro,
+        help: "incident: a restarting service loses its port to a self-connect",
+        hint: Some("incident"),
+    },
+    Binding {
         keys: &[code(KeyCode::Backspace), code(KeyCode::Delete)],
         command: Command::Edit(TextEdit::DeleteBack),
         section: Section::Typing,

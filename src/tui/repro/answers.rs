@@ -3,6 +3,7 @@
 //! counters add to its history, and self-connections are remembered for
 //! the sockets table's mark.
 
+use crate::repro::scenario::{Step as IncidentStep, StepEvent};
 use crate::repro::{Config, End, Mode, Snapshot};
 use crate::tui::keymap::{ReproAction, key_label};
 
@@ -50,7 +51,67 @@ impl ReproState {
                 }
                 true
             }
+            ReproUpdate::Capture { slot, on } => {
+                if let Some(run) = self.slots[slot].run.as_mut() {
+                    run.capture_said(on);
+                }
+                false
+            }
+            ReproUpdate::Packets { slot, packets } => {
+                if let Some(run) = self.slots[slot].run.as_mut() {
+                    run.packets(packets);
+                }
+                false
+            }
+            ReproUpdate::TimeWait { slot } => {
+                if let Some(run) = self.slots[slot].run.as_mut() {
+                    run.time_wait = true;
+                }
+                false
+            }
+            ReproUpdate::Saved { slot, result } => {
+                self.slots[slot].note = Some(match result {
+                    Ok(path) => Note::Info(format!(
+                        "capture written to {} (read it with tcpdump -n -r {})",
+                        path.display(),
+                        path.display()
+                    )),
+                    Err(why) => Note::Error(format!("capture not saved: {why}")),
+                });
+                false
+            }
+            ReproUpdate::IncidentStarted { config } => {
+                let s = &mut self.slots[0];
+                s.starting = false;
+                s.stale = false;
+                s.run = Some(Run::incident(config));
+                false
+            }
+            ReproUpdate::IncidentStep { event } => self.incident_step(event),
+            ReproUpdate::IncidentEnded { stats } => {
+                if let Some(run) = self.slots[0].run.as_mut() {
+                    run.finish_incident(stats);
+                }
+                true
+            }
         }
+    }
+
+    /// A step of the incident; a self-connection is marked for the table.
+    fn incident_step(&mut self, event: StepEvent) -> bool {
+        let Some(run) = self.slots[0].run.as_mut() else {
+            return false;
+        };
+        let connected = match &event.step {
+            IncidentStep::ClientSelfConnected { local, .. } => Some(*local),
+            _ => None,
+        };
+        run.incident_step(event);
+        if let Some(local) = connected {
+            self.mark(local);
+            return true;
+        }
+        false
     }
 
     fn suggested(&mut self, purpose: Purpose, port: Option<u16>) {

@@ -16,14 +16,18 @@ pub fn available(st: &ReproState) -> Vec<(ReproAction, &'static str)> {
     } else {
         ReproAction::Start
     });
-    if st.any_held() {
+    if st.any_held() || st.incident_waits() {
         actions.push(ReproAction::CloseSocket);
+    }
+    if !busy && st.any_ran() {
+        actions.push(ReproAction::SavePcap);
     }
     if !busy {
         actions.extend([
             ReproAction::Duel,
             ReproAction::ParityDuel,
             ReproAction::GuardDuel,
+            ReproAction::Incident,
             ReproAction::More,
             ReproAction::Back,
         ]);
@@ -39,6 +43,7 @@ fn words(st: &ReproState, action: ReproAction) -> Option<&'static str> {
     match action {
         ReproAction::Start if st.any_ran() => Some("start again"),
         ReproAction::Duel if st.is_duel() => Some("one loop"),
+        ReproAction::CloseSocket if st.incident_waits() => Some("free the port"),
         _ => binding_of(action).and_then(|b| b.hint),
     }
 }
@@ -61,6 +66,7 @@ mod tests {
                 "duel",
                 "parity duel",
                 "guard duel",
+                "incident",
                 "change",
                 "close pane"
             ]

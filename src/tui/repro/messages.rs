@@ -3,7 +3,11 @@
 //! answers ([`ReproUpdate`], plain values, counters sampled at the draw
 //! tick), and what the state needs of the latest scan ([`ScanFacts`]).
 
+use std::path::PathBuf;
+
+use crate::core::packets::parse::Packet;
 use crate::core::ports::PortPolicy;
+use crate::repro::scenario::StepEvent;
 use crate::repro::{Config, End, Mode, Snapshot};
 
 /// What a suggestion of ports is for.
@@ -59,6 +63,18 @@ pub enum ReproRequest {
     CloseSocket {
         slot: usize,
     },
+    /// Write the last run's capture of the slot to a `.pcap` file in the
+    /// current directory.
+    SavePcap {
+        slot: usize,
+    },
+    /// Play the "service restart" incident on slot 0's target.
+    Incident {
+        host: String,
+        port: u16,
+    },
+    /// The incident waits with the stolen port held: let it go on.
+    FreeStolenPort,
 }
 
 /// The runner's answers.
@@ -97,6 +113,40 @@ pub enum ReproUpdate {
     /// The held socket was closed.
     Closed {
         slot: usize,
+    },
+    /// The packet capture of the run that just started: on (with the
+    /// local UTC offset for the strip's times), or why it is off.
+    Capture {
+        slot: usize,
+        on: Result<i32, &'static str>,
+    },
+    /// Packets captured since the last draw tick, oldest first.
+    Packets {
+        slot: usize,
+        packets: Vec<Packet>,
+    },
+    /// The last run's self-connection on the same target still waits in
+    /// TIME_WAIT (read from the table when the run started).
+    TimeWait {
+        slot: usize,
+    },
+    /// The capture file was written (its path), or why not.
+    Saved {
+        slot: usize,
+        result: Result<PathBuf, String>,
+    },
+    /// The incident started: its target, as a run of slot 0.
+    IncidentStarted {
+        config: Config,
+    },
+    /// One step of the incident, as it happened.
+    IncidentStep {
+        event: StepEvent,
+    },
+    /// The incident is over (every socket of it closed); the client's
+    /// counters at the end.
+    IncidentEnded {
+        stats: Snapshot,
     },
 }
 

@@ -11,7 +11,9 @@
 //!   answers);
 //! - [`keys`]: the keys that apply in each state, with their words, read
 //!   by the pane's hints and the footer alike;
-//! - [`runner`]: the threads (owned by the event loop, never by the state);
+//! - [`runner`]: the threads (owned by the event loop, never by the state),
+//!   with the packet capture of each run (`capture`) and the "service
+//!   restart" incident (`incident`);
 //! - [`view`], [`view_run`] and [`words`]: the drawing, and the pane's
 //!   wording of [`crate::repro::explain`]'s advice.
 //!
@@ -22,20 +24,25 @@
 //! guard duel (the guard catches and closes; the plain loop holds its port).
 
 pub mod answers;
+mod capture;
 pub mod form;
 pub mod history;
+mod incident;
 pub mod keys;
 pub mod messages;
 pub mod runner;
 pub mod state;
 pub mod view;
+mod view_incident;
 mod view_run;
+mod view_strip;
 mod words;
 
 use std::time::Duration;
 
 pub use form::{Field, HOSTS, Note, Pace, Slot, group, is_host_char};
-pub use history::{Run, Step};
+pub use history::{Capture, Run, Step};
+pub use incident::INCIDENT_TIME;
 pub use messages::{Purpose, ReproRequest, ReproUpdate, ScanFacts};
 pub use runner::{ReproRunner, is_free, suggest};
 pub use state::{ReproEffect, ReproState};

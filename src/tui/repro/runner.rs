@@ -15,23 +15,36 @@ use std::sync::mpsc::{self, Receiver, TryRecvError};
 
 use socket2::{Domain, SockAddr, Socket, Type};
 
+use super::capture::SlotCapture;
+use super::incident::IncidentRun;
 use super::messages::{Purpose, ReproRequest, ReproUpdate};
 use super::{MAX_ATTEMPTS, MAX_TIME, SLOTS};
 use crate::core::ports::PortPolicy;
+use crate::repro::facts::read_time_wait;
 use crate::repro::{Config, Mode, ReproHandle, SelfConnection, Target};
 use crate::sys::procnet::{NetFiles, read_policy};
+
+/// What the target check hands back: the loop's handle, and whether the
+/// last self-connection on the target still waits in TIME_WAIT.
+type Checked = Result<(ReproHandle, bool), String>;
 
 #[derive(Debug, Default)]
 struct Slot {
     /// The target being checked; the loop's handle comes back here.
-    starting: Option<Receiver<Result<ReproHandle, String>>>,
+    starting: Option<Receiver<Checked>>,
     running: Option<ReproHandle>,
     held: Option<SelfConnection>,
+    /// The packet capture of the latest run, and how it started (said
+    /// once the run has started).
+    capture: SlotCapture,
+    capture_said: Option<Result<i32, &'static str>>,
 }
 
 #[derive(Debug, Default)]
 pub struct ReproRunner {
     slots: [Slot; SLOTS],
+    /// The "service restart" incident, on slot 0's target.
+    incident: Option<IncidentRun>,
     /// Answers not yet collected by [`ReproRunner::poll`].
     ready: Vec<ReproUpdate>,
 }
@@ -45,15 +58,16 @@ impl ReproRunner {
     /// the frame rate).
     pub fn is_active(&self) -> bool {
         !self.ready.is_empty()
+            || self.incident.is_some()
             || self
                 .slots
                 .iter()
-                .any(|s| s.starting.is_some() || s.running.is_some())
+                .any(|s| s.starting.is_some() || s.running.is_some() || s.capture.is_live())
     }
 
     /// Whether a loop runs (its counters change).
     pub fn is_running(&self) -> bool {
-        self.slots.iter().any(|s| s.running.is_some())
+        self.incident.is_some() || self.slots.iter().any(|s| s.running.is_some())
     }
 
     pub fn request(&mut self, req: ReproRequest) {
@@ -82,6 +96,9 @@ impl ReproRunner {
                 rate,
             } => self.start(slot, host, port, mode, rate),
             ReproRequest::Stop { slot } => {
+                if let Some(i) = self.incident.as_ref().filter(|_| slot == 0) {
+                    i.stop(); // the end is collected by `poll`
+                }
                 let s = &mut self.slots[slot];
                 if s.starting.take().is_some() {
                     self.ready.push(ReproUpdate::Cancelled { slot });
@@ -96,20 +113,67 @@ impl ReproRunner {
                     self.ready.push(ReproUpdate::Closed { slot });
                 }
             }
+            ReproRequest::SavePcap { slot } => {
+                let dir = std::env::current_dir().unwrap_or_else(|_| ".".into());
+                let (packets, result) = self.slots[slot].capture.save(&dir);
+                if !packets.is_empty() {
+                    self.ready.push(ReproUpdate::Packets { slot, packets });
+                }
+                self.ready.push(ReproUpdate::Saved { slot, result });
+            }
+            ReproRequest::Incident { host, port } => self.start_incident(&host, port),
+            ReproRequest::FreeStolenPort => {
+                if let Some(i) = &self.incident {
+                    i.release();
+                }
+            }
         }
     }
 
-    /// Checks the target in a short-lived thread, which starts the loop.
-    fn start(&mut self, slot: usize, host: String, port: u16, mode: Mode, rate: Option<f64>) {
+    /// Starts the incident on slot 0 (after its held socket and any loop
+    /// are gone), with a capture of the port.
+    fn start_incident(&mut self, host: &str, port: u16) {
+        self.clear_slot(0);
+        self.incident = None;
+        let (capture, said) = SlotCapture::start(port);
+        match IncidentRun::start(host, port) {
+            Ok((run, config)) => {
+                self.incident = Some(run);
+                let s = &mut self.slots[0];
+                s.capture = capture;
+                self.ready.push(ReproUpdate::IncidentStarted { config });
+                self.ready.push(ReproUpdate::Capture { slot: 0, on: said });
+            }
+            Err(message) => self.ready.push(ReproUpdate::Refused { slot: 0, message }),
+        }
+    }
+
+    /// A new run on this slot: its old socket goes first (it may hold the
+    /// very port), then any old loop and capture.
+    fn clear_slot(&mut self, slot: usize) {
         let s = &mut self.slots[slot];
-        // A new run on this slot: its old socket goes first (it may hold
-        // the very port), then any old loop.
         if s.held.take().is_some() {
             self.ready.push(ReproUpdate::Closed { slot });
         }
         if let Some(h) = s.running.take() {
             let _ = h.stop_and_join();
         }
+        s.capture = SlotCapture::default();
+        s.capture_said = None;
+    }
+
+    /// Checks the target in a short-lived thread, which starts the loop.
+    fn start(&mut self, slot: usize, host: String, port: u16, mode: Mode, rate: Option<f64>) {
+        self.clear_slot(slot);
+        if slot == 0 {
+            self.incident = None;
+        }
+        let s = &mut self.slots[slot];
+        // The capture starts before the loop, so that its first packets
+        // are in the strip.
+        let (capture, said) = SlotCapture::start(port);
+        s.capture = capture;
+        s.capture_said = Some(said);
         let (tx, rx) = mpsc::channel();
         let spawned = std::thread::Builder::new()
             .name("selfconn-repro-check".into())
@@ -124,7 +188,9 @@ impl ReproRunner {
                             ..Config::new(target, mode)
                         };
                         config.check().map_err(|e| e.to_string())?;
+                        let time_wait = read_time_wait(config.target.addr());
                         ReproHandle::spawn(config)
+                            .map(|h| (h, time_wait))
                             .map_err(|e| format!("cannot start the loop: {e}"))
                     });
                 // When the start was cancelled meanwhile, the handle comes
@@ -144,20 +210,28 @@ impl ReproRunner {
     /// the counters of every running loop.
     pub fn poll(&mut self, sample: bool) -> Vec<ReproUpdate> {
         let mut out = std::mem::take(&mut self.ready);
+        self.poll_incident(sample, &mut out);
         for (slot, s) in self.slots.iter_mut().enumerate() {
             if let Some(rx) = &s.starting {
                 match rx.try_recv() {
-                    Ok(Ok(handle)) => {
+                    Ok(Ok((handle, time_wait))) => {
                         out.push(ReproUpdate::Started {
                             slot,
                             config: handle.config().clone(),
                         });
+                        if let Some(on) = s.capture_said.take() {
+                            out.push(ReproUpdate::Capture { slot, on });
+                        }
+                        if time_wait {
+                            out.push(ReproUpdate::TimeWait { slot });
+                        }
                         s.running = Some(handle);
                         s.starting = None;
                     }
                     Ok(Err(message)) => {
                         out.push(ReproUpdate::Refused { slot, message });
                         s.starting = None;
+                        s.capture = SlotCapture::default();
                     }
                     Err(TryRecvError::Empty) => {}
                     Err(TryRecvError::Disconnected) => {
@@ -166,11 +240,23 @@ impl ReproRunner {
                             message: "the target check stopped without an answer".into(),
                         });
                         s.starting = None;
+                        s.capture = SlotCapture::default();
                     }
                 }
             }
+            let packets = if sample {
+                let mut p = s.capture.take_new();
+                p.extend(s.capture.settle());
+                p
+            } else {
+                s.capture.settle()
+            };
+            if !packets.is_empty() {
+                out.push(ReproUpdate::Packets { slot, packets });
+            }
             let Some(handle) = &s.running else { continue };
             if handle.is_finished() {
+                s.capture.run_ended();
                 if let Some(h) = s.running.take() {
                     let mut outcome = h.join();
                     s.held = outcome.take_connection();
@@ -191,8 +277,24 @@ impl ReproRunner {
         out
     }
 
+    /// The incident's steps, counters and end.
+    fn poll_incident(&mut self, sample: bool, out: &mut Vec<ReproUpdate>) {
+        let Some(incident) = &mut self.incident else {
+            return;
+        };
+        let (updates, finished) = incident.poll(sample);
+        out.extend(updates);
+        if finished {
+            self.incident = None;
+            self.slots[0].capture.run_ended();
+        }
+    }
+
     /// Asks every loop to stop, without waiting.
     pub fn stop(&mut self) {
+        if let Some(i) = &self.incident {
+            i.stop();
+        }
         for s in &mut self.slots {
             s.starting = None;
             if let Some(h) = &s.running {
@@ -204,11 +306,13 @@ impl ReproRunner {
     /// Stops every loop, then waits for them all; closes held sockets.
     pub fn shutdown(&mut self) {
         self.stop();
+        self.incident = None;
         for s in &mut self.slots {
             if let Some(h) = s.running.take() {
                 let _ = h.join();
             }
             s.held = None;
+            s.capture = SlotCapture::default();
         }
         self.ready.clear();
     }

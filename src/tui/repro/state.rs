@@ -28,6 +28,10 @@ pub enum ReproEffect {
     Start,
     Stop,
     CloseSocket,
+    /// Write the last run's capture to a file.
+    SavePcap,
+    /// Play the "service restart" incident on the first loop's port.
+    Incident,
     Duel,
     ParityDuel,
     GuardDuel,
@@ -101,6 +105,14 @@ impl ReproState {
         self.slots.iter().any(Slot::holds_socket)
     }
 
+    /// The incident waits with the stolen port held, for `c`.
+    pub fn incident_waits(&self) -> bool {
+        self.slots[0]
+            .run
+            .as_ref()
+            .is_some_and(|r| r.incident_waits())
+    }
+
     /// Whether a run of this dashboard ended (the start key then says
     /// "start again").
     pub fn any_ran(&self) -> bool {
@@ -144,10 +156,15 @@ impl ReproState {
             }
             ReproEffect::Start => self.start(),
             ReproEffect::Stop => self.stop_all(),
+            ReproEffect::CloseSocket if self.incident_waits() => {
+                vec![ReproRequest::FreeStolenPort]
+            }
             ReproEffect::CloseSocket => (0..SLOTS)
                 .filter(|&s| self.slots[s].holds_socket())
                 .map(|slot| ReproRequest::CloseSocket { slot })
                 .collect(),
+            ReproEffect::SavePcap => self.save_pcap(),
+            ReproEffect::Incident => self.incident(),
             ReproEffect::Duel => self.toggle_duel(facts),
             ReproEffect::ParityDuel => self.preset(Purpose::ParityDuel, facts),
             ReproEffect::GuardDuel => self.preset(Purpose::GuardDuel, facts),
@@ -323,6 +340,52 @@ impl ReproState {
         b.note = None;
         b.stale = true;
         vec![suggest(purpose, &a.host, facts.clone(), a.port_number())]
+    }
+
+    /// The newest finished run's capture goes to a file.
+    fn save_pcap(&mut self) -> Requests {
+        let ran: Vec<usize> = (0..self.shown())
+            .filter(|&s| self.slots[s].run.as_ref().is_some_and(|r| !r.is_running()))
+            .collect();
+        if ran.is_empty() {
+            let why = if self.any_busy() {
+                "a run is still going: the capture is saved once it ended"
+            } else {
+                "no run yet: start one, then save its packets"
+            };
+            self.slots[0].note = Some(Note::Error(why.to_string()));
+            return vec![];
+        }
+        ran.into_iter()
+            .map(|slot| ReproRequest::SavePcap { slot })
+            .collect()
+    }
+
+    /// The incident on the first loop's port: one loop, nothing running.
+    fn incident(&mut self) -> Requests {
+        if self.any_busy() {
+            self.slots[0].note = Some(Note::Error(format!(
+                "stop the loops first ({})",
+                key_label(ReproAction::Stop)
+            )));
+            return vec![];
+        }
+        match self.check_form(0) {
+            Ok((host, port)) => {
+                if self.duel {
+                    self.duel = false;
+                    self.focus = (0, self.focus.1);
+                }
+                let slot = &mut self.slots[0];
+                slot.note = None;
+                slot.starting = true;
+                vec![ReproRequest::Incident { host, port }]
+            }
+            Err(msg) => {
+                self.slots[0].note = Some(Note::Error(msg));
+                vec![]
+            }
+        }
     }
 
     /// Remembers a self-connection for the table's mark.

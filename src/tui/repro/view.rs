@@ -10,10 +10,11 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use crossterm::event::{MouseEvent, MouseEventKind};
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Margin, Rect};
+use ratatui::layout::{Margin, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use crate::core::sanitize::terminal_safe_cut;
 use crate::repro::explain::{Likelihood, TargetFacts, prospect};
 use crate::tui::app::{App, Effect};
 use crate::tui::keymap::{Action, Command, ReproAction, key_label};
@@ -52,11 +53,22 @@ impl Pane for ReproPane {
             });
         }
         if st.is_duel() && inner.width >= 30 {
-            let [a, gap, b] = inner.layout(&Layout::horizontal([
-                Constraint::Fill(1),
-                Constraint::Length(1),
-                Constraint::Fill(1),
-            ]));
+            // Two halves of the same width, so that they lay out alike.
+            let half = (inner.width - 1) / 2;
+            let a = Rect {
+                width: half,
+                ..inner
+            };
+            let gap = Rect {
+                x: inner.x + half,
+                width: 1,
+                ..inner
+            };
+            let b = Rect {
+                x: inner.x + half + 1,
+                width: half,
+                ..inner
+            };
             let bar: Vec<Line> = (0..gap.height)
                 .map(|_| Line::styled("│", app.theme().border))
                 .collect();
@@ -92,6 +104,8 @@ impl Pane for ReproPane {
             ReproAction::Stop => r(ReproEffect::Stop),
             ReproAction::Back => r(ReproEffect::Back),
             ReproAction::CloseSocket => r(ReproEffect::CloseSocket),
+            ReproAction::SavePcap => r(ReproEffect::SavePcap),
+            ReproAction::Incident => r(ReproEffect::Incident),
             ReproAction::Duel => r(ReproEffect::Duel),
             ReproAction::ParityDuel => r(ReproEffect::ParityDuel),
             ReproAction::GuardDuel => r(ReproEffect::GuardDuel),
@@ -201,13 +215,11 @@ fn form_target(slot: &Slot) -> Option<SocketAddr> {
     Some(SocketAddr::new(ip, port))
 }
 
-fn draw_slot(frame: &mut Frame, area: Rect, app: &App, s: usize) {
+/// A slot's form and its note.
+fn top(app: &App, s: usize, w: usize) -> Vec<Line<'static>> {
     let t = app.theme();
-    let slot = app.repro().slot(s);
-    let w = area.width as usize;
-    let mut cur = Cursor { area, y: area.y };
     let mut top = form(app, s, w);
-    if let Some(note) = slot.note() {
+    if let Some(note) = app.repro().slot(s).note() {
         let (text, style, mark) = match note {
             Note::Error(m) => (m, t.error, "✖ "),
             Note::Info(m) => (m, t.value, "ⓘ "),
@@ -216,6 +228,22 @@ fn draw_slot(frame: &mut Frame, area: Rect, app: &App, s: usize) {
             top.push(Line::styled(l, style));
         }
     }
+    top
+}
+
+fn draw_slot(frame: &mut Frame, area: Rect, app: &App, s: usize) {
+    let t = app.theme();
+    let slot = app.repro().slot(s);
+    let w = area.width as usize;
+    let mut cur = Cursor { area, y: area.y };
+    let mut top = top(app, s, w);
+    // The halves of a duel start their numbers on the same row, whatever
+    // the focus or a note does to one form.
+    let rows = (0..app.repro().shown())
+        .map(|o| self::top(app, o, w).len())
+        .max()
+        .unwrap_or(0);
+    top.resize(rows.max(top.len()), Line::raw(""));
     cur.lines(frame, top);
     match slot.run() {
         _ if slot.is_starting() => {
@@ -239,13 +267,38 @@ fn draw_slot(frame: &mut Frame, area: Rect, app: &App, s: usize) {
                     .collect();
                 cur.lines(frame, lines);
             }
-            let facts = match form_target(slot) {
+            let target = form_target(slot);
+            if let Some((addr, owner)) = target.and_then(|a| app.listener_on(a)) {
+                cur.lines(frame, listener_warning(t, addr, owner, w));
+            }
+            let facts = match target {
                 Some(addr) => app.target_facts(addr),
                 None => TargetFacts::new(app.own_policy()),
             };
             idle(frame, &mut cur, t, slot, &facts, w);
         }
     }
+}
+
+/// Something listens on the typed port: a run would connect to it, not to
+/// itself. Said as soon as the port is typed (from the latest scan).
+fn listener_warning(
+    t: &Theme,
+    addr: SocketAddr,
+    owner: Option<(String, i32)>,
+    w: usize,
+) -> Vec<Line<'static>> {
+    let who = owner.map_or_else(String::new, |(name, pid)| {
+        format!(" ({}, pid {pid})", terminal_safe_cut(&name, 24))
+    });
+    let text = format!(
+        "something listens on {addr}{who}: a run connects to it, not to itself; \
+         pick another port, or stop that service first"
+    );
+    wrap(&text, w, "⚠ ", "  ")
+        .into_iter()
+        .map(|l| Line::styled(l, t.warning))
+        .collect()
 }
 
 /// The fields as chips, flowed into lines.

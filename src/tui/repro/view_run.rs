@@ -13,12 +13,14 @@ use crate::core::ports::PortPolicy;
 use crate::repro::explain::TargetFacts;
 use crate::repro::{End, Mode, Stage};
 use crate::tui::bigdigits::{self, Size};
-use crate::tui::text::{truncate_end, width};
+use crate::tui::text::{truncate_end, width, wrap};
 use crate::tui::theme::Theme;
 
 use super::form::group;
 use super::history::{Run, Step};
 use super::view::Cursor;
+use super::view_incident::{stage_line, step_lines};
+use super::view_strip::strip_lines;
 use super::words::story;
 
 /// A part of the screen: its priority (0 matters most) and its lines.
@@ -66,13 +68,18 @@ impl Numbers {
     fn pick(w: u16, h: u16, attempts: &str, source: &str, target: &str) -> Numbers {
         use Size::*;
         for (ports, target_big) in [
+            (Huge, true),
             (Large, true),
             (Medium, true),
             (Large, false),
             (Medium, false),
         ] {
-            for a in [Large, Medium, Small].into_iter().filter(|&a| a <= ports) {
-                for stacked in [false, true] {
+            // Side by side with smaller attempts before stacked.
+            for stacked in [false, true] {
+                for a in [Huge, Large, Medium, Small]
+                    .into_iter()
+                    .filter(|&a| a <= ports)
+                {
                     let n = Numbers {
                         attempts: a,
                         ports,
@@ -120,17 +127,24 @@ pub(super) fn running(
         .map_or_else(|| "-".to_string(), |p| p.to_string());
     let target_txt = target.to_string();
     let texts = (attempts.as_str(), source.as_str(), target_txt.as_str());
+    // Laid out for the widest numbers to come, so that nothing moves while
+    // the count grows to a million and the source port changes.
+    let wide = (
+        reserve(&attempts, RESERVED_ATTEMPTS),
+        reserve(&source, RESERVED_PORT),
+    );
+    let reserved = (wide.0, wide.1, texts.2);
     let n = Numbers::pick(
         cur.area.width,
         cur.left().saturating_sub(must),
-        texts.0,
-        texts.1,
-        texts.2,
+        reserved.0,
+        reserved.1,
+        reserved.2,
     );
     let mut left = cur.left().saturating_sub(n.height());
     let keep = fit(&mut blocks, &continued, &mut left, w);
     let hit = s.last_source_port == Some(target) || run.self_connection().is_some();
-    draw_numbers(frame, cur.take(n.height()), t, n, texts, hit);
+    draw_numbers(frame, cur.take(n.height()), t, n, texts, reserved, hit);
     // Spare rows: one under the numbers, one above the sparkline.
     if left >= 4 {
         cur.take(1);
@@ -140,6 +154,13 @@ pub(super) fn running(
         if keep {
             cur.lines(frame, lines);
         }
+    }
+    // The packet strip next, with what rows are left (the sparkline gets
+    // the rest).
+    let strip = strip_lines(t, run, (left as usize).min(STRIP_MAX), w);
+    if !strip.is_empty() && strip.len() as u16 <= left {
+        left -= strip.len() as u16;
+        cur.lines(frame, strip);
     }
     // A rate over a handful of attempts means nothing.
     if left >= 3 && (!run.rates.is_empty() || s.attempts >= 100) {
@@ -154,8 +175,26 @@ pub(super) fn running(
 /// rest comes when there is room (marked `…` when there is not). Also
 /// the blocks that go on in the next one.
 fn blocks(t: &Theme, run: &Run, facts: &TargetFacts, w: usize) -> (Vec<Block>, Vec<usize>) {
+    if let Some(steps) = &run.incident {
+        let blocks = vec![
+            (0, vec![stage_line(t, run, steps, w)]),
+            (2, step_lines(t, run, steps, w)),
+            (4, vec![ticker(t, run, &facts.policy, w)]),
+            (5, vec![counters(t, run, w)]),
+        ];
+        return (blocks, vec![]);
+    }
     let mut blocks: Vec<Block> = vec![(0, vec![chain(t, run, w)])];
     let mut continued: Vec<usize> = Vec::new();
+    if run.time_wait && run.is_running() {
+        let text =
+            "the last run's socket is in TIME_WAIT for ~1 s: the kernel skips that port until then";
+        let lines = wrap(text, w, "⏳ ", "  ")
+            .into_iter()
+            .map(|l| Line::styled(l, t.warning))
+            .collect();
+        blocks.push((2, lines));
+    }
     for (prio, mut lines) in story(t, run, facts, w) {
         if prio <= MUST && lines.len() > 2 {
             let rest = lines.split_off(2);
@@ -245,8 +284,33 @@ fn ellipsis(lines: &mut [Line<'static>], w: usize) {
 
 /// Story parts with this priority or better are kept before the numbers grow.
 const MUST: u8 = 3;
+/// The packet strip's most rows (with its heading).
+const STRIP_MAX: usize = 10;
 /// The sparkline's most rows (with its label).
 const SPARK_MAX: u16 = 10;
+
+/// The widest attempt count and source port the layout keeps room for.
+const RESERVED_ATTEMPTS: &str = "0,000,000";
+const RESERVED_PORT: &str = "00000";
+
+/// `text`, or `room` when that is wider (same glyph widths: digits).
+fn reserve<'a>(text: &'a str, room: &'a str) -> &'a str {
+    if text.chars().count() >= room.chars().count() {
+        text
+    } else {
+        room
+    }
+}
+
+/// Pads each line with spaces to `w` columns (a number kept in its place).
+fn pad_to(lines: &mut [Line<'static>], w: usize) {
+    for l in lines {
+        let have = l.width();
+        if have < w {
+            l.spans.push(Span::raw(" ".repeat(w - have)));
+        }
+    }
+}
 
 fn draw_numbers(
     frame: &mut Frame,
@@ -254,10 +318,11 @@ fn draw_numbers(
     t: &Theme,
     n: Numbers,
     (attempts, source, target): (&str, &str, &str),
+    (wide_attempts, wide_source, _): (&str, &str, &str),
     hit: bool,
 ) {
     let hit_style = t.self_connect.remove_modifier(Modifier::REVERSED);
-    let (aw, pw) = n.widths(attempts, source, target);
+    let (aw, pw) = n.widths(wide_attempts, wide_source, target);
     let (ar, pr) = if n.stacked {
         let ah = 1 + n.attempts.height();
         (
@@ -283,7 +348,7 @@ fn draw_numbers(
     let cmp = if hit { "=" } else { "≠" };
     let mut p: Vec<Line<'static>> = Vec::new();
     if n.target_big {
-        let sw = n.ports.width(source) as usize;
+        let sw = n.ports.width(wide_source) as usize;
         let cw = n.ports.width(cmp) as usize;
         let pad = sw + 1 + cw + 1;
         let label = if pad >= 12 {
@@ -292,7 +357,8 @@ fn draw_numbers(
             "SOURCE PORT · TARGET".to_string()
         };
         p.push(Line::styled(label, t.dim));
-        let sl = bigdigits::render(source, n.ports, src_style);
+        let mut sl = bigdigits::render(source, n.ports, src_style);
+        pad_to(&mut sl, sw);
         let cl = bigdigits::render(cmp, n.ports, if hit { hit_style } else { t.dim });
         let tl = bigdigits::render(target, n.ports, t.value);
         for ((s, c), tt) in sl.into_iter().zip(cl).zip(tl) {
@@ -492,12 +558,20 @@ mod tests {
 
     #[test]
     fn numbers_shrink_to_fit() {
-        let n = Numbers::pick(118, 20, "14,116", "46382", "46384");
+        let n = Numbers::pick(118, 12, "14,116", "46382", "46384");
         assert_eq!(
-            (n.attempts, n.ports, n.target_big),
-            (Size::Large, Size::Large, true)
+            (n.attempts, n.ports, n.target_big, n.stacked),
+            (Size::Large, Size::Large, true, false)
         );
-        let n = Numbers::pick(118, 20, "1,234,567", "46382", "46384");
+        // A projector: huge ports beside the attempts.
+        let n = Numbers::pick(196, 30, "0,000,000", "46382", "46384");
+        assert_eq!(
+            (n.ports, n.target_big, n.stacked),
+            (Size::Huge, true, false)
+        );
+        let n = Numbers::pick(118, 20, "14,116", "46382", "46384");
+        assert_eq!((n.ports, n.target_big), (Size::Huge, true), "{n:?}");
+        let n = Numbers::pick(118, 12, "1,234,567", "46382", "46384");
         assert_eq!(n.ports, Size::Large);
         assert!(n.attempts < Size::Large || n.stacked);
         let n = Numbers::pick(78, 4, "14,116", "46382", "46384");
