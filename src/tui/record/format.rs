@@ -114,7 +114,7 @@ pub fn encode(ms: u64, ev: &Event) -> Option<serde_json::Result<String>> {
                 failure,
             }
         }
-        Event::Repro(u) => InputOut::Repro(u),
+        Event::Repro(u) if super::wire::recorded(u) => InputOut::Repro(u),
         _ => return None,
     };
     Some(serde_json::to_string(&LineOut { ms, input }))

@@ -72,6 +72,7 @@ pub fn refused(effect: ReproEffect) -> Option<&'static str> {
         ReproEffect::Start => Some("starting a loop"),
         ReproEffect::Stop => Some("stopping a loop"),
         ReproEffect::CloseSocket => Some("closing the socket"),
+        ReproEffect::Incident => Some("playing the incident"),
         _ => None,
     }
 }

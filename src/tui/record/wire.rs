@@ -204,6 +204,55 @@ enum ReproUpdateDef {
     Closed {
         slot: usize,
     },
+    // Not recorded (see [`recorded`]): the packet strip, the pcap file and
+    // the incident act on or read this machine; a replay shows the runs'
+    // counters only.
+    #[serde(skip)]
+    Capture {
+        slot: usize,
+        on: Result<i32, &'static str>,
+    },
+    #[serde(skip)]
+    Packets {
+        slot: usize,
+        packets: Vec<crate::core::packets::Packet>,
+    },
+    #[serde(skip)]
+    TimeWait {
+        slot: usize,
+    },
+    #[serde(skip)]
+    Saved {
+        slot: usize,
+        result: Result<std::path::PathBuf, String>,
+    },
+    #[serde(skip)]
+    IncidentStarted {
+        config: Config,
+    },
+    #[serde(skip)]
+    IncidentStep {
+        event: crate::repro::scenario::StepEvent,
+    },
+    #[serde(skip)]
+    IncidentEnded {
+        stats: Snapshot,
+    },
+}
+
+/// Whether a repro update goes into a recording (the ones a replay can
+/// show without this machine: the runs and their counters).
+pub fn recorded(u: &ReproUpdate) -> bool {
+    matches!(
+        u,
+        ReproUpdate::Suggested { .. }
+            | ReproUpdate::Started { .. }
+            | ReproUpdate::Refused { .. }
+            | ReproUpdate::Cancelled { .. }
+            | ReproUpdate::Progress { .. }
+            | ReproUpdate::Ended { .. }
+            | ReproUpdate::Closed { .. }
+    )
 }
 
 /// Writes a borrowed repro update.
@@ -234,6 +283,7 @@ impl WireUpdate {
             | ReproUpdate::Cancelled { slot }
             | ReproUpdate::Progress { slot, .. }
             | ReproUpdate::Closed { slot } => Some(*slot),
+            _ => return Err("an update a recording does not hold".into()),
         };
         match slot {
             Some(s) if s >= crate::tui::repro::SLOTS => Err(format!("a repro update for slot {s}")),
