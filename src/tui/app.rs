@@ -24,6 +24,7 @@ use crate::repro::explain::TargetFacts;
 use crate::repro::facts::held_by;
 use crate::sys::scanner::ScanFailure;
 
+mod copy;
 mod queries;
 
 /// The longest filter, in characters (a paste may be megabytes).
@@ -66,6 +67,13 @@ pub enum Effect {
     ToggleDetails,
     /// A change of the repro pane (opening and closing it included).
     Repro(ReproEffect),
+    /// Hide or show namespaces appearing and going in the event log.
+    ToggleNamespaceEvents,
+    /// Copy the selected finding's fix to the clipboard.
+    CopyFix,
+    /// Copy the line that reserves every risky listener of the selected
+    /// socket's namespace.
+    CopyReserveAll,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +99,9 @@ pub enum Request {
     Rescan,
     /// For the repro runner.
     Repro(ReproRequest),
+    /// Put this text on the clipboard: the event loop writes it to the
+    /// terminal as OSC 52 ([`crate::tui::clipboard`]).
+    Copy(String),
 }
 
 /// A scan's outcome as the worker sends it.
@@ -143,6 +154,8 @@ pub struct App {
     outbox: Vec<Request>,
     /// The repro pane: its forms, its runs, the self-connections it made.
     repro: ReproState,
+    /// Namespaces appearing and going are left out of the event log.
+    hide_ns_events: bool,
 }
 
 impl App {
@@ -182,6 +195,7 @@ impl App {
             scans_seen: 0,
             outbox: Vec::new(),
             repro: ReproState::default(),
+            hide_ns_events: false,
         }
     }
 
@@ -396,6 +410,9 @@ impl App {
                 }
             }
             Effect::Repro(e) => self.apply_repro(e),
+            Effect::ToggleNamespaceEvents => self.hide_ns_events = !self.hide_ns_events,
+            Effect::CopyFix => self.copy_fix(),
+            Effect::CopyReserveAll => self.copy_reserve_all(),
         }
         true
     }

@@ -47,6 +47,9 @@ fn global_effect(action: Action) -> Option<Effect> {
         Action::Redraw => Effect::FullRedraw,
         Action::Details => Effect::ToggleDetails,
         Action::OpenRepro => Effect::Repro(ReproEffect::Open),
+        Action::ToggleNamespaceEvents => Effect::ToggleNamespaceEvents,
+        Action::CopyFix => Effect::CopyFix,
+        Action::CopyReserveAll => Effect::CopyReserveAll,
         Action::Up
         | Action::Down
         | Action::Top

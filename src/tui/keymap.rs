@@ -45,6 +45,13 @@ pub enum Action {
     Details,
     /// Open (or focus) the reproduction pane.
     OpenRepro,
+    /// Hide or show namespaces appearing and going in the event log.
+    ToggleNamespaceEvents,
+    /// Copy the selected finding's fix to the clipboard (OSC 52).
+    CopyFix,
+    /// Copy the line that reserves every risky listener of the selected
+    /// socket's namespace.
+    CopyReserveAll,
 }
 
 /// A key of the repro pane, while it has the focus.

@@ -22,6 +22,7 @@
 
 pub mod app;
 pub mod bigdigits;
+pub mod clipboard;
 pub mod dashboard;
 pub mod event;
 pub mod interval;
@@ -175,6 +176,10 @@ fn event_loop(
         if frame_due {
             next_frame = Instant::now() + REPRO_FRAME;
         }
+        // Copies go to the terminal itself, between two frames.
+        for text in dash.app.take_copies() {
+            let _ = clipboard::write(terminal.backend_mut(), &text);
+        }
         if frame_due || !dash.app.requests().is_empty() {
             let sample = frame_due && runner.is_running();
             redraw |= exchange(dash, runner, Some(worker), sample);
@@ -229,6 +234,9 @@ fn event_loop(
             }
             // Requests go out before the next key: a key typed right after
             // `r` sees the suggested port.
+            for text in dash.app.take_copies() {
+                let _ = clipboard::write(terminal.backend_mut(), &text);
+            }
             if !dash.app.requests().is_empty() {
                 redraw |= exchange(dash, runner, Some(worker), false);
             }
@@ -305,6 +313,8 @@ pub fn exchange(
                     }
                 }
                 Request::Repro(r) => runner.request(r),
+                // Written by the event loop (it holds the terminal).
+                Request::Copy(_) => {}
             }
         }
         let updates = runner.poll(std::mem::take(&mut sample));

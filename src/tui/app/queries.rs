@@ -147,6 +147,25 @@ impl App {
         std::mem::take(&mut self.outbox)
     }
 
+    /// Namespaces appearing and going are hidden from the event log.
+    pub fn hides_namespace_events(&self) -> bool {
+        self.hide_ns_events
+    }
+
+    /// Hands out the texts to put on the clipboard (the
+    /// [`Request::Copy`]s), leaving the other requests queued.
+    pub fn take_copies(&mut self) -> Vec<String> {
+        let mut copies = Vec::new();
+        self.outbox.retain(|r| match r {
+            Request::Copy(text) => {
+                copies.push(text.clone());
+                false
+            }
+            _ => true,
+        });
+        copies
+    }
+
     /// The repro pane's state.
     pub fn repro(&self) -> &ReproState {
         &self.repro

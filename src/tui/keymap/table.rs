@@ -102,6 +102,27 @@ pub const KEYMAP: &[Binding] = &[
         hint: Some("details"),
     },
     Binding {
+        keys: &[key('y')],
+        command: Command::Global(Action::CopyFix),
+        section: Section::View,
+        help: "copy the selected finding's fix to the clipboard (OSC 52: ssh, tmux too)",
+        hint: Some("copy fix"),
+    },
+    Binding {
+        keys: &[key('Y')],
+        command: Command::Global(Action::CopyReserveAll),
+        section: Section::View,
+        help: "copy one line that reserves every risky listener of the selection's namespace",
+        hint: None,
+    },
+    Binding {
+        keys: &[key('n')],
+        command: Command::Global(Action::ToggleNamespaceEvents),
+        section: Section::View,
+        help: "hide / show namespaces appearing and going in the event log",
+        hint: None,
+    },
+    Binding {
         keys: &[code(KeyCode::Up), key('k')],
         command: Command::Global(Action::Up),
         section: Section::Move,
