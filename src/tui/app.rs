@@ -156,6 +156,8 @@ pub struct App {
     repro: ReproState,
     /// Namespaces appearing and going are left out of the event log.
     hide_ns_events: bool,
+    /// `--netns`: the one namespace shown, as asked for.
+    netns_only: Option<String>,
 }
 
 impl App {
@@ -196,6 +198,7 @@ impl App {
             outbox: Vec::new(),
             repro: ReproState::default(),
             hide_ns_events: false,
+            netns_only: None,
         }
     }
 

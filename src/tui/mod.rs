@@ -66,6 +66,8 @@ pub struct Config {
     pub interval: Duration,
     pub theme: Theme,
     pub proc_root: PathBuf,
+    /// Show one network namespace only (`--netns`, `--own-netns`).
+    pub netns: Option<String>,
 }
 
 /// Why the loop ended.
@@ -97,6 +99,7 @@ pub fn run(config: Config) -> ExitCode {
         }
     };
     let mut dash = Dashboard::new(config.theme, config.interval, Local::now());
+    dash.app.set_netns_only(config.netns.clone());
     if let Ok(size) = terminal.size() {
         dash.handle(Event::Resize(size.width, size.height));
     }
@@ -105,6 +108,7 @@ pub fn run(config: Config) -> ExitCode {
         ScanOptions {
             proc_root: config.proc_root,
             owners: worker::owner_scope(false),
+            netns: config.netns,
             ..ScanOptions::default()
         },
         config.interval,

@@ -147,6 +147,16 @@ impl App {
         std::mem::take(&mut self.outbox)
     }
 
+    /// `--netns`: the one namespace shown, as asked for on the command line.
+    pub fn netns_only(&self) -> Option<&str> {
+        self.netns_only.as_deref()
+    }
+
+    /// Shows one namespace only (`--netns`, `--own-netns`): the header says so.
+    pub fn set_netns_only(&mut self, wanted: Option<String>) {
+        self.netns_only = wanted;
+    }
+
     /// Namespaces appearing and going are hidden from the event log.
     pub fn hides_namespace_events(&self) -> bool {
         self.hide_ns_events
