@@ -98,11 +98,26 @@ fn guard_fix() -> Fix {
     }
 }
 
+/// A command line as one line: its line breaks and tabs (`python3 -c
+/// "import socket<newline>..."`) become spaces, so its words neither run
+/// together nor show as escapes; other control characters are left for the
+/// sanitiser to escape.
+pub fn command_line_spaced(cmdline: &str) -> std::borrow::Cow<'_, str> {
+    if cmdline.contains(['\n', '\r', '\t']) {
+        cmdline.replace(['\n', '\r', '\t'], " ").into()
+    } else {
+        cmdline.into()
+    }
+}
+
 fn owner_line(owner: &Owner) -> String {
     match owner {
         Owner::Process(p) => format!(
             "Held by pid {} ({}, user {}): {}",
-            p.pid, p.name, p.user, p.cmdline
+            p.pid,
+            p.name,
+            p.user,
+            command_line_spaced(&p.cmdline)
         ),
         Owner::Unknown(why) => format!("Owner unknown: {}", why.reason()),
     }
@@ -479,5 +494,25 @@ mod tests {
         assert!(note.contains("ip netns add"), "{note}");
         assert!(!fix.commands.iter().any(|c| c.contains(SYSCTL_DROP_IN)));
         assert!(!fix.title.contains("in network namespace"));
+    }
+
+    #[test]
+    fn a_multi_line_command_line_reads_as_one_line_of_words() {
+        let n = ns("");
+        let mut s = socket("0.0.0.0:44600", "0.0.0.0:0", TcpState::Listen, &n);
+        s.owner = Owner::Process(std::sync::Arc::new(crate::core::snapshot::ProcessInfo {
+            pid: 9,
+            name: "python3".into(),
+            cmdline: "python3 -c import socket\ns=socket.socket()\tx\x1b".into(),
+            user: "root".into(),
+        }));
+        let a = advise(&s, &n);
+        let held = a.why.iter().find(|w| w.starts_with("Held by")).unwrap();
+        assert!(
+            held.ends_with("python3 -c import socket s=socket.socket() x\x1b"),
+            "{held:?}"
+        );
+        let shown = crate::core::sanitize::terminal_safe(held);
+        assert!(shown.ends_with("socket.socket() x\\x1b"), "{shown}");
     }
 }

@@ -105,21 +105,22 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[key('y')],
         command: Command::Global(Action::CopyFix),
         section: Section::View,
-        help: "copy the selected finding's fix to the clipboard (OSC 52: ssh, tmux too)",
-        hint: Some("copy fix"),
+        help: "copy the selected fix to the clipboard (OSC 52, over ssh too)",
+        // The details pane says it next to the fix.
+        hint: None,
     },
     Binding {
         keys: &[key('Y')],
         command: Command::Global(Action::CopyReserveAll),
         section: Section::View,
-        help: "copy one line that reserves every risky listener of the selection's namespace",
+        help: "copy one line reserving every risky port of its namespace",
         hint: None,
     },
     Binding {
         keys: &[key('n')],
         command: Command::Global(Action::ToggleNamespaceEvents),
         section: Section::View,
-        help: "hide / show namespaces appearing and going in the event log",
+        help: "hide / show namespaces coming and going in the event log",
         hint: None,
     },
     Binding {

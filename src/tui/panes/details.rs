@@ -12,7 +12,7 @@ use ratatui::widgets::Paragraph;
 
 use super::pane_block;
 use crate::core::advice::advise;
-use crate::core::sanitize::terminal_safe;
+use crate::core::sanitize::{terminal_safe, terminal_safe_cut};
 use crate::tui::app::{App, Effect};
 use crate::tui::keymap::{Action, key_label};
 use crate::tui::pane::{Pane, PaneId};
@@ -40,6 +40,18 @@ fn push_wrapped(
     // Advice and facts quote process, user and namespace names.
     for l in wrap(&terminal_safe(text), w, first, rest) {
         out.push(Line::styled(l, style));
+    }
+}
+
+/// Commands, one per line and never wrapped (a wrapped command breaks when
+/// copied from the screen): indented, without a prompt, and cut with a
+/// visible `…` when wider than the pane (`y` copies them whole).
+fn push_commands(out: &mut Vec<Line<'static>>, commands: &[String], w: usize, style: Style) {
+    const INDENT: &str = "   ";
+    for cmd in commands {
+        let room = w.saturating_sub(INDENT.len()).max(1);
+        let shown = terminal_safe_cut(cmd, room);
+        out.push(Line::styled(format!("{INDENT}{shown}"), style));
     }
 }
 
@@ -113,11 +125,16 @@ pub fn content(app: &App, w: usize) -> Vec<Line<'static>> {
     if !advice.fixes.is_empty() {
         out.push(Line::raw(""));
         out.push(Line::styled("Fixes", t.heading));
+        let copied = advice.fixes.iter().position(|f| !f.commands.is_empty());
         for (i, fix) in advice.fixes.iter().enumerate() {
             let n = format!("{}. ", i + 1);
             push_wrapped(&mut out, &fix.title, w, &n, "   ", t.value);
-            for cmd in &fix.commands {
-                push_wrapped(&mut out, cmd, w, "   $ ", "     ", t.command);
+            push_commands(&mut out, &fix.commands, w, t.command);
+            if copied == Some(i) {
+                out.push(Line::styled(
+                    format!("   ({} copies it)", key_label(Action::CopyFix)),
+                    t.dim,
+                ));
             }
             if let Some(note) = &fix.note {
                 push_wrapped(&mut out, note, w, "   ", "   ", t.dim);
