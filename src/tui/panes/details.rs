@@ -12,6 +12,7 @@ use ratatui::widgets::Paragraph;
 
 use super::pane_block;
 use crate::core::advice::advise;
+use crate::core::reserve::reserve_all;
 use crate::core::sanitize::{terminal_safe, terminal_safe_cut};
 use crate::tui::app::{App, Effect};
 use crate::tui::keymap::{Action, key_label};
@@ -53,6 +54,25 @@ fn push_commands(out: &mut Vec<Line<'static>>, commands: &[String], w: usize, st
         let shown = terminal_safe_cut(cmd, room);
         out.push(Line::styled(format!("{INDENT}{shown}"), style));
     }
+}
+
+/// With several risky listeners in the selection's namespace: the one line
+/// that reserves them all, keeping what is reserved.
+fn push_reserve_all(out: &mut Vec<Line<'static>>, app: &App, netns: usize, w: usize) {
+    let t = app.theme();
+    let Some(all) = app.snapshot().and_then(|s| reserve_all(s, netns)) else {
+        return;
+    };
+    if all.ports.len() < 2 {
+        return;
+    }
+    let title = format!(
+        "All {} risky listeners of this namespace at once ({} copies it):",
+        all.ports.len(),
+        key_label(Action::CopyReserveAll)
+    );
+    push_wrapped(out, &title, w, "•  ", "   ", t.value);
+    push_commands(out, std::slice::from_ref(&all.command), w, t.command);
 }
 
 /// The pane's text for the current selection, wrapped to `w` columns.
@@ -140,6 +160,7 @@ pub fn content(app: &App, w: usize) -> Vec<Line<'static>> {
                 push_wrapped(&mut out, note, w, "   ", "   ", t.dim);
             }
         }
+        push_reserve_all(&mut out, app, socket.netns, w);
     }
     out.push(Line::raw(""));
     out.push(Line::styled("Socket", t.heading));
