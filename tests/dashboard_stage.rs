@@ -208,3 +208,22 @@ fn the_header_names_the_one_namespace_shown() {
     assert!(top.contains("netns pid 4242 (bash) only"), "{top}");
     assert!(top.contains("reserved 44700"), "{top}");
 }
+
+#[test]
+fn a_command_wider_than_the_pane_is_cut_with_a_marker_not_wrapped() {
+    let mut d = busy_dashboard(Theme::default_dark());
+    d.handle(ch('j'));
+    assert_eq!(selected(&d).as_deref(), Some("127.0.0.1:45002"));
+    d.handle(key(crossterm::event::KeyCode::Enter));
+    let lines = screen(&render(&mut d, 64, 30));
+    let cmd = lines
+        .iter()
+        .find(|l| l.contains("   ss -K -tn state time-wait"))
+        .unwrap_or_else(|| panic!("{lines:#?}"));
+    assert!(cmd.trim_end_matches(['┃', ' ']).ends_with('…'), "{cmd}");
+    // Nothing of the command continues on the next line.
+    assert!(
+        !lines.iter().any(|l| l.contains("dst 127.0.0.1:45002'")),
+        "{lines:#?}"
+    );
+}
