@@ -95,7 +95,8 @@ fn a_tiny_terminal_gets_a_message() {
 }
 
 #[test]
-fn very_small_sizes_do_not_panic() {
+fn very_small_sizes_say_so_and_the_minimum_shows_the_layout() {
+    use selfconn_tui::tui::layout::{MIN_HEIGHT, MIN_WIDTH};
     for (w, h) in [
         (0, 0),
         (1, 1),
@@ -107,12 +108,28 @@ fn very_small_sizes_do_not_panic() {
         (200, 5),
     ] {
         let mut d = dark();
-        let _ = render(&mut d, w, h);
-        d.handle(ch('?'));
-        let _ = render(&mut d, w, h);
-        d.handle(ch('?'));
-        d.handle(key(KeyCode::Enter));
-        let _ = render(&mut d, w, h);
+        let big_enough = w >= MIN_WIDTH && h >= MIN_HEIGHT;
+        for step in 0..3 {
+            let t = render(&mut d, w, h);
+            let text = screen(&t).join("\n");
+            if big_enough {
+                assert!(text.contains("ephemeral"), "{w}x{h} step {step}:\n{text}");
+                assert!(!text.contains("too small"), "{w}x{h} step {step}:\n{text}");
+            } else if w >= 30 && h >= 2 {
+                // Enough room for the message's first words.
+                assert!(text.contains("Terminal too small"), "{w}x{h}:\n{text}");
+            } else {
+                // Whatever fits is drawn; nothing is drawn outside the screen.
+                assert_eq!(t.backend().buffer().area.width, w);
+            }
+            match step {
+                0 => d.handle(ch('?')),
+                _ => {
+                    d.handle(ch('?'));
+                    d.handle(key(KeyCode::Enter))
+                }
+            };
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::tui::interval::parse_interval;
+use crate::tui::record::Recording;
 use crate::tui::theme::{Theme, ThemeName};
 
 #[derive(Debug, Clone, Args)]
@@ -27,27 +28,46 @@ pub struct DashboardArgs {
     /// Show only one network namespace: its name as listed (an `ip netns`
     /// name, `host`, `docker:3f2a1b4c5d6e`, ...), its id, `own`, a
     /// container id, or the PID of a process inside it
-    #[arg(long, value_name = "NAME|ID|PID")]
+    #[arg(long, value_name = "NAME|ID|PID", conflicts_with = "replay")]
     pub netns: Option<String>,
     /// Show only the network namespace this runs in (as `--netns own`):
     /// started in a private namespace, not every container on the machine
-    #[arg(long, conflicts_with = "netns")]
+    #[arg(long, conflicts_with_all = ["netns", "replay"])]
     pub own_netns: bool,
     /// The proc filesystem to read (for tests on fixture trees)
     #[arg(long = "proc-root", hide = true, default_value = "/proc")]
     pub proc_root: PathBuf,
+    /// Write the dashboard's inputs (scans, repro counters) to FILE, gzipped, to replay them later, e.g. demo.rec.gz
+    #[arg(long, value_name = "FILE", conflicts_with = "replay")]
+    pub record: Option<PathBuf>,
+    /// Play a recording made with --record, e.g. demo.rec.gz: no root, no sockets, nothing acts on this machine
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
+    /// How much faster than recorded a replay plays (1, 2, 0.5)
+    #[arg(long, value_name = "FACTOR", requires = "replay", default_value = "1",
+          value_parser = crate::tui::record::parse_speed, allow_hyphen_values = true)]
+    pub speed: f64,
     /// `[colours]` of the configuration file.
     #[arg(skip)]
     pub colours: crate::config::colours::ColourOverrides,
 }
 
 pub fn run(args: DashboardArgs) -> ExitCode {
+    // A recording that cannot be played is said first, terminal or not.
+    let recording = match args.replay.as_deref().map(Recording::open).transpose() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("selfconn-tui: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let netns = args
         .own_netns
         .then(|| "own".to_string())
         .or(args.netns.clone());
     // A bad name is said before the screen is taken, as `scan` says it.
-    if let Some(wanted) = &netns
+    if recording.is_none()
+        && let Some(wanted) = &netns
         && let Err(e) = check_netns(&args.proc_root, wanted)
     {
         return super::fail(false, &e);
@@ -59,7 +79,15 @@ pub fn run(args: DashboardArgs) -> ExitCode {
         );
         return ExitCode::from(2);
     }
+    let inputs = match record_inputs(&args, recording) {
+        Ok(i) => i,
+        Err(msg) => {
+            eprintln!("selfconn-tui: {msg}");
+            return ExitCode::from(2);
+        }
+    };
     crate::tui::run(crate::tui::Config {
+        inputs,
         interval: args.interval,
         theme: args
             .colours
@@ -86,4 +114,30 @@ fn check_netns(
         // Anything else the dashboard shows and retries.
         _ => Ok(()),
     }
+}
+
+/// `--record` creates its file before the terminal is taken: an error is
+/// a plain message.
+fn record_inputs(
+    args: &DashboardArgs,
+    recording: Option<Recording>,
+) -> Result<crate::tui::record::Inputs, String> {
+    use crate::tui::record::{Header, Inputs, Recorder, host_name};
+    if let Some(recording) = recording {
+        return Ok(Inputs::Replay {
+            recording,
+            speed: args.speed,
+        });
+    }
+    let recorder = match &args.record {
+        Some(path) => {
+            let size = crossterm::terminal::size().unwrap_or((0, 0));
+            let header = Header::new(host_name(), chrono::Local::now(), size);
+            let rec = Recorder::create(path, &header)
+                .map_err(|e| format!("cannot record to {}: {e}", path.display()))?;
+            Some(rec)
+        }
+        None => None,
+    };
+    Ok(Inputs::Live { recorder })
 }

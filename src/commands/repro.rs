@@ -12,7 +12,7 @@ use clap::builder::PossibleValue;
 use clap::{Args, ValueEnum};
 
 use crate::commands::pcap;
-use crate::core::sanitize::terminal_safe_cut;
+use crate::core::sanitize::{terminal_safe, terminal_safe_cut};
 use crate::report::error_json::{ErrorJson, ErrorKind};
 use crate::report::{repro_json, repro_text};
 use crate::repro::explain::{TargetFacts, prospect};
@@ -130,24 +130,14 @@ pub fn run(args: ReproArgs) -> ExitCode {
         return super::repro_scenario::run(scenario, &args);
     }
     let json = args.json;
-    let target = match Target::resolve(&args.host, args.port) {
-        Ok(t) => t,
-        Err(e) => return fail(json, &e, &e),
+    let config = match config_of(&args) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
-    let config = Config {
-        rate: args.rate,
-        max_attempts: args.max_attempts,
-        max_time: args.max_time,
-        ..Config::new(target, args.mode)
-    };
-    if let Err(e) = config.check() {
-        return fail(json, &e, &e);
-    }
     // The namespace's range and reserved list, and whether a socket
     // connected to itself holds the target, for the explanations. When
     // they cannot be read, the kernel defaults stand in.
     let facts = read_target_facts(config.target.addr());
-
     let stop = match stop_on_signals() {
         Ok(stop) => stop,
         Err(e) => {
@@ -158,35 +148,10 @@ pub fn run(args: ReproArgs) -> ExitCode {
             );
         }
     };
-
-    // Before the run: without root or with a bad path, say so and stop.
-    let mut capture = match &args.pcap {
-        Some(path) => match pcap::start(path, config.target.port()) {
-            Ok(p) => Some(p),
-            Err(e) => return fail(json, ErrorKind::System, e),
-        },
-        None => None,
+    let mut outcome = match run_loop(&args, &config, &facts, &stop) {
+        Ok(o) => o,
+        Err(code) => return code,
     };
-
-    let live = std::io::stderr().is_terminal();
-    announce(&config, &facts, live);
-    let handle =
-        match ReproHandle::spawn_with(config.clone(), Arc::new(Counters::new()), stop.clone()) {
-            Ok(h) => h,
-            Err(e) => {
-                return fail(
-                    json,
-                    ErrorKind::System,
-                    format!("cannot start the loop: {e}"),
-                );
-            }
-        };
-    let mut outcome = watch(handle, &config, live);
-    if let Some(p) = capture.take()
-        && let Err(e) = p.finish()
-    {
-        return fail(json, ErrorKind::System, e);
-    }
     // Read again: the target may have been taken (or freed) meanwhile;
     // not after a self-connect, whose own socket holds it now.
     let facts = match outcome.is_self_connected() {
@@ -196,33 +161,85 @@ pub fn run(args: ReproArgs) -> ExitCode {
             ..facts
         },
     };
+    let code = report(json, &config, &outcome, &facts);
+    if args.hold
+        && let Some(conn) = outcome.take_connection()
+    {
+        hold(conn, &stop);
+    }
+    code
+}
 
+/// The run's configuration from the arguments, checked.
+fn config_of(args: &ReproArgs) -> Result<Config, ExitCode> {
+    let target = Target::resolve(&args.host, args.port).map_err(|e| fail(args.json, &e, &e))?;
+    let config = Config {
+        rate: args.rate,
+        max_attempts: args.max_attempts,
+        max_time: args.max_time,
+        ..Config::new(target, args.mode)
+    };
+    config.check().map_err(|e| fail(args.json, &e, &e))?;
+    Ok(config)
+}
+
+/// The loop, with the capture around it when `--pcap` asked for one
+/// (refused before the run when it cannot be had).
+fn run_loop(
+    args: &ReproArgs,
+    config: &Config,
+    facts: &TargetFacts,
+    stop: &Arc<AtomicBool>,
+) -> Result<Outcome, ExitCode> {
+    let json = args.json;
+    let capture = match &args.pcap {
+        Some(path) => Some(
+            pcap::start(path, config.target.port())
+                .map_err(|e| fail(json, ErrorKind::System, e))?,
+        ),
+        None => None,
+    };
+    let live = std::io::stderr().is_terminal();
+    announce(config, facts, live);
+    let handle = ReproHandle::spawn_with(config.clone(), Arc::new(Counters::new()), stop.clone())
+        .map_err(|e| {
+        fail(
+            json,
+            ErrorKind::System,
+            format!("cannot start the loop: {e}"),
+        )
+    })?;
+    let outcome = watch(handle, config, live);
+    if let Some(p) = capture {
+        p.finish().map_err(|e| fail(json, ErrorKind::System, e))?;
+    }
+    Ok(outcome)
+}
+
+/// The result in words or JSON on stdout; the exit status: 0 connected to
+/// itself, 1 limits reached or stopped, 2 failed.
+fn report(json: bool, config: &Config, outcome: &Outcome, facts: &TargetFacts) -> ExitCode {
     let code = match &outcome.end {
         End::SelfConnected { .. } => ExitCode::SUCCESS,
         End::Failed(_) => ExitCode::from(2),
         _ => ExitCode::from(1),
     };
     if let End::Failed(e) = &outcome.end {
-        eprintln!("selfconn-tui: {e}");
+        eprintln!("selfconn-tui: {}", terminal_safe(&e.to_string()));
         if !json {
             return code;
         }
     }
     let text = if json {
-        format!("{}\n", repro_json::to_json(&config, &outcome, &facts))
+        format!("{}\n", repro_json::to_json(config, outcome, facts))
     } else {
         let colour = crate::colour::colour_wanted(std::io::stdout().is_terminal());
-        repro_text::render(&config, &outcome, &facts, colour)
+        repro_text::render(config, outcome, facts, colour)
     };
     if let Err(e) = super::write_stdout(&text) {
         // stdout itself failed: no JSON can be written there.
         eprintln!("selfconn-tui: cannot write the report: {e}");
         return ExitCode::from(2);
-    }
-    if args.hold
-        && let Some(conn) = outcome.take_connection()
-    {
-        hold(conn, &stop);
     }
     code
 }

@@ -4,15 +4,16 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::quote::{excerpt, grouped};
+use super::quote::excerpt;
+use super::words::group;
 
 /// How much of a bad value a parse error quotes back.
 const ECHO_CHARS: usize = 40;
 
 /// `net.ipv4.ip_local_port_range`: the ports `connect()` and `bind(0)` may pick.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortRange {
     pub low: u16,
     pub high: u16,
@@ -96,7 +97,9 @@ impl fmt::Display for PortSpan {
 
 /// `net.ipv4.ip_local_reserved_ports`: ports never picked automatically.
 /// Kept sorted and merged, so that the sysctl line we suggest is canonical.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Serde: as the sysctl's text, parsed back (so the spans stay sorted and merged).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub struct ReservedPorts {
     spans: Vec<PortSpan>,
 }
@@ -208,6 +211,19 @@ const SUMMARY_SPANS: usize = 4;
 /// For people: the list as the sysctl shows it when short (`1-4,44600`);
 /// a long one (up to 32,768 spans) as its first spans, its last, and a
 /// count: `1,3,5,7,…,65535 (32,768 ports in 32,768 ranges)`.
+impl From<ReservedPorts> for String {
+    fn from(r: ReservedPorts) -> String {
+        r.to_sysctl_value()
+    }
+}
+
+impl TryFrom<String> for ReservedPorts {
+    type Error = String;
+    fn try_from(text: String) -> Result<ReservedPorts, String> {
+        ReservedPorts::parse(&text)
+    }
+}
+
 impl fmt::Display for ReservedPorts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.spans.is_empty() {
@@ -223,14 +239,14 @@ impl fmt::Display for ReservedPorts {
             f,
             "…,{} ({} ports in {} ranges)",
             self.spans[self.spans.len() - 1],
-            grouped(u64::from(self.port_count())),
-            grouped(self.spans.len() as u64)
+            group(u64::from(self.port_count())),
+            group(self.spans.len() as u64)
         )
     }
 }
 
 /// How likely a listener's port is to be taken as a source port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Risk {
     /// Other parity: reached by bind-then-connect clients, clients with
@@ -256,7 +272,7 @@ impl fmt::Display for Risk {
 }
 
 /// The range and the reserved list of one network namespace.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortPolicy {
     pub range: PortRange,
     pub reserved: ReservedPorts,

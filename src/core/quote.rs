@@ -1,41 +1,20 @@
-//! How the core quotes numbers and input back in messages: numbers grouped
-//! by thousands, and excerpts of input bounded in length, so that a huge
-//! or hostile value never becomes a huge message.
+//! How the core quotes input back in messages: excerpts bounded in length,
+//! so that a huge or hostile value never becomes a huge message.
 
-/// `1234567` as `1,234,567`.
-pub fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+use super::words::group;
 
 /// `text` quoted as a Rust string literal (control characters escaped), cut
 /// after `max_chars` characters with `…` and the full length in bytes.
 pub fn excerpt(text: &str, max_chars: usize) -> String {
     match text.char_indices().nth(max_chars) {
         None => format!("{text:?}"),
-        Some((cut, _)) => format!("{:?}… ({} bytes)", &text[..cut], grouped(text.len() as u64)),
+        Some((cut, _)) => format!("{:?}… ({} bytes)", &text[..cut], group(text.len() as u64)),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn groups_thousands() {
-        assert_eq!(grouped(0), "0");
-        assert_eq!(grouped(999), "999");
-        assert_eq!(grouped(1000), "1,000");
-        assert_eq!(grouped(199_990), "199,990");
-        assert_eq!(grouped(8_388_608), "8,388,608");
-    }
 
     #[test]
     fn excerpts_are_bounded_and_escaped() {

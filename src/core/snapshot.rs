@@ -5,13 +5,13 @@ use std::fmt;
 use std::sync::Arc;
 
 use chrono::{DateTime, Local};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::ports::PortPolicy;
 use super::socket::{Finding, SocketEntry};
 
 /// The process that holds a socket.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessInfo {
     pub pid: i32,
     /// The full program name (from the executable or argv[0]), not the
@@ -23,7 +23,7 @@ pub struct ProcessInfo {
 }
 
 /// Why a socket's owner could not be named.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UnknownOwner {
     /// Inode 0: no process holds it (TIME_WAIT, or an orphan the kernel is closing).
@@ -59,7 +59,7 @@ impl UnknownOwner {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Owner {
     /// Shared: one process often holds many sockets.
     Process(Arc<ProcessInfo>),
@@ -76,7 +76,7 @@ impl Owner {
 }
 
 /// A network namespace, with its own tables and its own port policy.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Namespace {
     /// The namespace's inode number (as in `/proc/PID/ns/net`); 0 when unknown.
     pub id: u64,
@@ -112,7 +112,7 @@ impl Namespace {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Socket {
     pub entry: SocketEntry,
     pub finding: Option<Finding>,
@@ -136,7 +136,7 @@ pub enum Severity {
 }
 
 /// Something the scan could not read; the scan goes on without it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScanError {
     /// What was being read, usually a path.
     pub source: String,
@@ -181,7 +181,8 @@ impl fmt::Display for ScanError {
     }
 }
 
-#[derive(Debug, Clone)]
+/// Serde: for `--record` files (`scan --json` has its own shape).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Snapshot {
     pub taken_at: DateTime<Local>,
     /// How long the scan took, in microseconds.

@@ -4,13 +4,13 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::ports::{PortPolicy, Risk};
 
 /// Which table a socket came from. An IPv4-mapped address
 /// (`::ffff:127.0.0.1`) is an IPv6 socket and is reported as such.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Family {
     Ipv4,
@@ -27,7 +27,7 @@ impl Family {
 }
 
 /// TCP states, with the kernel's names (`include/net/tcp_states.h`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TcpState {
     Established,
@@ -70,7 +70,7 @@ impl fmt::Display for TcpState {
 }
 
 /// One socket as the kernel lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SocketEntry {
     pub family: Family,
     pub local: SocketAddr,
@@ -90,7 +90,7 @@ impl SocketEntry {
 }
 
 /// What makes a socket worth a look.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingKind {
     SelfConnect,
@@ -106,7 +106,7 @@ impl FindingKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Finding {
     pub kind: FindingKind,
     /// Only listeners carry a risk; a self-connection has already happened.

@@ -48,6 +48,15 @@ mod tests {
     use chrono::{FixedOffset, Utc};
 
     #[test]
+    fn groups_thousands() {
+        assert_eq!(group(0), "0");
+        assert_eq!(group(999), "999");
+        assert_eq!(group(1000), "1,000");
+        assert_eq!(group(199_990), "199,990");
+        assert_eq!(group(8_388_608), "8,388,608");
+    }
+
+    #[test]
     fn nouns_follow_the_count() {
         assert_eq!(plural(0usize, "socket", "sockets"), "0 sockets");
         assert_eq!(plural(1usize, "socket", "sockets"), "1 socket");

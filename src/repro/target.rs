@@ -179,6 +179,17 @@ impl Target {
         })
     }
 
+    /// A target as a recording of the dashboard saw it, for drawing a
+    /// replayed run (the machine that replays may not have its address).
+    /// Not checked: a replay has no engine to give it to.
+    pub(crate) fn as_recorded(host: String, addr: SocketAddr, source_ip: IpAddr) -> Target {
+        Target {
+            host,
+            addr,
+            source_ip,
+        }
+    }
+
     /// The host as the user named it (without brackets).
     pub fn host(&self) -> &str {
         &self.host

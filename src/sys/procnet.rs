@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use super::diag::{Expect, expect};
 use super::tcp_table::{io_message, read_tcp_file};
 use crate::core::ports::{PortPolicy, PortRange, ReservedPorts};
-use crate::core::quote::grouped;
 use crate::core::snapshot::ScanError;
 use crate::core::socket::{Family, SocketEntry};
+use crate::core::words::group;
 
 /// The longest sysctl value read. The longest real one, a reserved list of
 /// every other port, is about 190 KB.
@@ -160,7 +160,7 @@ fn read_sysctl<T>(
             if n as u64 > MAX_SYSCTL {
                 Err(format!(
                     "longer than {} bytes, more than any value of it",
-                    grouped(MAX_SYSCTL)
+                    group(MAX_SYSCTL)
                 ))
             } else {
                 parse(&text)

@@ -19,9 +19,10 @@ use procfs::FromBufReadSI;
 use procfs::net::TcpNetEntries;
 
 use super::lines::{BoundedLines, Line};
-use crate::core::quote::{excerpt, grouped};
+use crate::core::quote::excerpt;
 use crate::core::snapshot::ScanError;
 use crate::core::socket::{Family, SocketEntry, TcpState};
+use crate::core::words::group;
 
 /// The longest line read as a row. A real one is under 200 bytes (IPv6,
 /// all fields at their widest); longer lines are skipped whole.
@@ -84,7 +85,7 @@ pub fn read_tcp_text(
             Ok(Line::TooLong(len)) => {
                 table.rows_seen += 1;
                 table.unreadable(line_no, None, || {
-                    format!("{} bytes long, longer than any TCP table row", grouped(len))
+                    format!("{} bytes long, longer than any TCP table row", group(len))
                 });
             }
             Ok(Line::Text) => table.take_line(line_no, start),
@@ -93,7 +94,7 @@ pub fn read_tcp_text(
                     source,
                     format!(
                         "stopped reading after {} bytes: the rest of the table is not scanned",
-                        grouped(MAX_TABLE)
+                        group(MAX_TABLE)
                     ),
                 ));
                 break;
@@ -231,7 +232,7 @@ impl<'a> Table<'a> {
         if unsaid > 0 {
             self.problems.push(ScanError::new(
                 self.source,
-                format!("and {} more unreadable rows skipped", grouped(unsaid)),
+                format!("and {} more unreadable rows skipped", group(unsaid)),
             ));
         }
         if self.rows.is_empty() && self.rows_seen > 0 {
@@ -240,7 +241,7 @@ impl<'a> Table<'a> {
                 format!(
                     "no row could be read (of {}): this is not a TCP table, so the scan \
                      cannot tell what is at risk",
-                    grouped(self.rows_seen)
+                    group(self.rows_seen)
                 ),
             ));
         }

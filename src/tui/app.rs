@@ -12,6 +12,7 @@ use chrono::{DateTime, Local};
 use ratatui::layout::Rect;
 
 use super::pane::PaneId;
+use super::record::{Mark, ReplayNews};
 use super::repro::{ReproEffect, ReproRequest, ReproState, ReproUpdate, ScanFacts};
 use super::text::append_typed;
 use super::text_input::{self, TextEdit};
@@ -158,6 +159,8 @@ pub struct App {
     hide_ns_events: bool,
     /// `--netns`: the one namespace shown, as asked for.
     netns_only: Option<String>,
+    /// This is a replay, or the dashboard records (`--replay`, `--record`).
+    mark: Option<Mark>,
 }
 
 impl App {
@@ -199,6 +202,27 @@ impl App {
             repro: ReproState::default(),
             hide_ns_events: false,
             netns_only: None,
+            mark: None,
+        }
+    }
+
+    /// Marks the dashboard as a replay, or as recording.
+    pub fn set_mark(&mut self, mark: Option<Mark>) {
+        self.mark = mark;
+    }
+
+    pub fn mark(&self) -> Option<&Mark> {
+        self.mark.as_ref()
+    }
+
+    /// Inputs come from a recording: nothing may act on this machine.
+    pub fn is_replay(&self) -> bool {
+        self.mark.as_ref().is_some_and(Mark::is_replay)
+    }
+
+    pub fn on_replay_news(&mut self, news: ReplayNews) {
+        if let Some(m) = self.mark.as_mut() {
+            m.on_news(news);
         }
     }
 
@@ -255,12 +279,24 @@ impl App {
 
     /// Takes an answer of the repro runner.
     pub fn on_repro(&mut self, update: ReproUpdate) {
+        // A replayed run shows as it did: the pane opens when it starts.
+        let opens = self.is_replay()
+            && !self.repro.is_open()
+            && matches!(update, ReproUpdate::Started { .. });
+        if opens {
+            self.apply_repro(ReproEffect::Open);
+        }
         if self.repro.update(update) {
             self.outbox.push(Request::Rescan);
         }
     }
 
     fn push_repro(&mut self, requests: Vec<ReproRequest>) {
+        // A replay's runs come from the recording; the runner gets nothing
+        // (not even a port suggestion, which binds a socket).
+        if self.is_replay() {
+            return;
+        }
         self.outbox.extend(requests.into_iter().map(Request::Repro));
     }
 
@@ -505,6 +541,12 @@ impl App {
     /// A change of the repro pane; the pane is in the Tab order while it
     /// is open.
     fn apply_repro(&mut self, effect: ReproEffect) {
+        if let Some(what) = super::record::refused(effect)
+            && let Some(mark) = self.mark.as_mut().filter(|m| m.is_replay())
+        {
+            mark.refuse(what, self.now);
+            return;
+        }
         let requests = self.repro.apply(effect, &self.scan_facts());
         self.push_repro(requests);
         if effect == ReproEffect::Open {

@@ -130,6 +130,10 @@ impl Dashboard {
                 self.app.on_repro(*update);
                 true
             }
+            Event::Replay(news) => {
+                self.app.on_replay_news(news);
+                true
+            }
             Event::Paste(text) => self.on_paste(&text),
             Event::Other => true,
             // The event loop's business: the terminal and the process.

@@ -33,6 +33,8 @@ pub enum Event {
     Scan(Box<ScanResult>),
     /// An answer of the repro runner (sampled counters, a start, an end).
     Repro(Box<ReproUpdate>),
+    /// News of the replay source (it has played everything).
+    Replay(super::record::ReplayNews),
     /// SIGTERM, SIGHUP, SIGINT or SIGQUIT: leave cleanly.
     Signal(i32),
     /// SIGTSTP: hand the terminal back and stop, as Ctrl-Z does.

@@ -18,7 +18,9 @@
 //! (filter and sort), [`tracker`] (the event log: the core's changes, kept for the
 //! log pane), [`terminal`] (enter and restore), [`interval`]
 //! (`--interval`), [`repro`] (the repro pane: its form, state, thread and
-//! view), [`bigdigits`] (numbers in large type).
+//! view), [`bigdigits`] (numbers in large type), [`record`] (`--record`
+//! and `--replay`: a replay source stands in for the scan worker and the
+//! repro runner; a recorder writes what arrives).
 
 pub mod app;
 pub mod bigdigits;
@@ -30,6 +32,7 @@ pub mod keymap;
 pub mod layout;
 pub mod pane;
 pub mod panes;
+pub mod record;
 pub mod repro;
 pub mod terminal;
 pub mod text;
@@ -61,13 +64,15 @@ use worker::ScanWorker;
 pub const REPRO_FRAME: Duration = Duration::from_millis(100);
 
 /// What the dashboard needs from the command line.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Config {
     pub interval: Duration,
     pub theme: Theme,
     pub proc_root: PathBuf,
     /// Show one network namespace only (`--netns`, `--own-netns`).
     pub netns: Option<String>,
+    /// Live (maybe recorded), or a replay.
+    pub inputs: record::Inputs,
 }
 
 /// Why the loop ended.
@@ -104,19 +109,29 @@ pub fn run(config: Config) -> ExitCode {
         dash.handle(Event::Resize(size.width, size.height));
     }
     let stop_input = Arc::new(AtomicBool::new(false));
-    let started = ScanWorker::spawn(
-        ScanOptions {
-            proc_root: config.proc_root,
-            owners: worker::owner_scope(false),
-            netns: config.netns,
-            ..ScanOptions::default()
-        },
-        config.interval,
-        tx.clone(),
-    )
-    .and_then(|w| event::spawn_input(tx.clone(), Arc::clone(&stop_input)).map(|_| w));
+    let (mut recorder, source) = match config.inputs {
+        record::Inputs::Live { recorder } => {
+            (recorder, Source::Live(config.proc_root, config.netns))
+        }
+        record::Inputs::Replay { recording, speed } => (None, Source::Replay(recording, speed)),
+    };
+    dash.app.set_mark(match (&source, &recorder) {
+        (Source::Replay(r, speed), _) => Some(record::Mark::replay(
+            &r.path().display().to_string(),
+            r.header(),
+            *speed,
+        )),
+        (_, Some(rec)) => Some(record::Mark::Recording {
+            file: rec.path().display().to_string(),
+            stopped: None,
+        }),
+        _ => None,
+    });
+    let started = source
+        .spawn(config.interval, tx.clone())
+        .and_then(|w| event::spawn_input(tx.clone(), Arc::clone(&stop_input)).map(|_| w));
     drop(tx);
-    let worker = match started {
+    let (worker, replay) = match started {
         Ok(w) => w,
         Err(e) => {
             drop(guard);
@@ -135,8 +150,11 @@ pub fn run(config: Config) -> ExitCode {
         &mut terminal,
         &mut dash,
         &rx,
-        &worker,
-        &mut runner,
+        Inputs {
+            worker: worker.as_ref(),
+            runner: &mut runner,
+            recorder: recorder.as_mut(),
+        },
         panic_test,
     );
 
@@ -144,11 +162,17 @@ pub fn run(config: Config) -> ExitCode {
     // is restored while they do; then they are waited for.
     runner.stop();
     stop_input.store(true, Ordering::Relaxed);
-    worker.stop();
+    if let Some(w) = worker {
+        w.stop();
+    }
+    drop(replay);
     signals.close();
     drop(terminal);
     drop(guard);
     runner.shutdown();
+    if let Some(rec) = recorder {
+        report_recording(rec);
+    }
     match exit {
         Exit::Quit => ExitCode::SUCCESS,
         Exit::Signal(sig) => ExitCode::from((128 + sig).clamp(0, 255) as u8),
@@ -160,14 +184,67 @@ pub fn run(config: Config) -> ExitCode {
     }
 }
 
+/// Where the dashboard's live inputs come from.
+enum Source {
+    /// The proc filesystem, and `--netns`.
+    Live(PathBuf, Option<String>),
+    Replay(record::Recording, f64),
+}
+
+impl Source {
+    /// Starts the scan worker, or the replay source.
+    fn spawn(
+        self,
+        interval: Duration,
+        tx: mpsc::Sender<Event>,
+    ) -> std::io::Result<(Option<ScanWorker>, Option<worker::ReplaySource>)> {
+        match self {
+            Source::Live(proc_root, netns) => {
+                let options = ScanOptions {
+                    proc_root,
+                    owners: worker::owner_scope(false),
+                    netns,
+                    ..ScanOptions::default()
+                };
+                Ok((Some(ScanWorker::spawn(options, interval, tx)?), None))
+            }
+            Source::Replay(recording, speed) => Ok((
+                None,
+                Some(worker::ReplaySource::spawn(recording, speed, tx)?),
+            )),
+        }
+    }
+}
+
+/// What the loop hands requests to, and records inputs with.
+struct Inputs<'a> {
+    worker: Option<&'a ScanWorker>,
+    runner: &'a mut ReproRunner,
+    recorder: Option<&'a mut record::Recorder>,
+}
+
+/// Says on the restored terminal what was recorded.
+fn report_recording(rec: record::Recorder) {
+    let path = rec.path().display().to_string();
+    let stopped = rec.stopped().map(str::to_string);
+    match rec.finish() {
+        Ok(n) => eprintln!(
+            "selfconn-tui: recorded {} to {path}{}",
+            crate::core::words::plural(n, "input", "inputs"),
+            stopped.map_or_else(String::new, |why| format!(" (stopped early: {why})"))
+        ),
+        Err(e) => eprintln!("selfconn-tui: the recording {path} may be incomplete: {e}"),
+    }
+}
+
 fn event_loop(
     terminal: &mut terminal::Term,
     dash: &mut Dashboard,
     rx: &mpsc::Receiver<Event>,
-    worker: &ScanWorker,
-    runner: &mut ReproRunner,
+    mut inputs: Inputs,
     panic_test: bool,
 ) -> Exit {
+    let runner = &mut *inputs.runner;
     let mut redraw = true;
     let mut next_frame = Instant::now();
     loop {
@@ -186,7 +263,13 @@ fn event_loop(
         }
         if frame_due || !dash.app.requests().is_empty() {
             let sample = frame_due && runner.is_running();
-            redraw |= exchange(dash, runner, Some(worker), sample);
+            redraw |= exchange_recorded(
+                dash,
+                runner,
+                inputs.worker,
+                sample,
+                inputs.recorder.as_deref_mut(),
+            );
         }
         if dash.app.take_full_redraw() {
             // Resizing to the same size clears the screen and forgets what
@@ -229,6 +312,9 @@ fn event_loop(
         };
         // Everything already queued is handled before the next frame.
         for ev in std::iter::once(first).chain(rx.try_iter()) {
+            if let Some(rec) = inputs.recorder.as_deref_mut() {
+                record(dash, rec, &ev);
+            }
             match on_event(dash, ev) {
                 Ok(changed) => redraw |= changed,
                 Err(exit) => return exit,
@@ -242,7 +328,13 @@ fn event_loop(
                 let _ = clipboard::write(terminal.backend_mut(), &text);
             }
             if !dash.app.requests().is_empty() {
-                redraw |= exchange(dash, runner, Some(worker), false);
+                redraw |= exchange_recorded(
+                    dash,
+                    runner,
+                    inputs.worker,
+                    false,
+                    inputs.recorder.as_deref_mut(),
+                );
             }
         }
     }
@@ -299,6 +391,28 @@ pub fn exchange(
     worker: Option<&ScanWorker>,
     sample: bool,
 ) -> bool {
+    exchange_recorded(dash, runner, worker, sample, None)
+}
+
+/// Writes an input to the recording; when recording stops (full, or a
+/// write error), the header says so.
+fn record(dash: &mut Dashboard, rec: &mut record::Recorder, ev: &Event) {
+    if rec.observe(ev).is_some() {
+        dash.app.set_mark(Some(record::Mark::Recording {
+            file: rec.path().display().to_string(),
+            stopped: rec.stopped().map(str::to_string),
+        }));
+    }
+}
+
+/// [`exchange`], writing the runner's answers to the recording.
+fn exchange_recorded(
+    dash: &mut Dashboard,
+    runner: &mut ReproRunner,
+    worker: Option<&ScanWorker>,
+    sample: bool,
+    mut recorder: Option<&mut record::Recorder>,
+) -> bool {
     let mut changed = false;
     let mut sample = sample;
     // Answers can ask for more (a rescan after a self-connection): a few
@@ -327,7 +441,11 @@ pub fn exchange(
         }
         changed |= !updates.is_empty();
         for u in updates {
-            dash.handle(Event::Repro(Box::new(u)));
+            let ev = Event::Repro(Box::new(u));
+            if let Some(rec) = recorder.as_deref_mut() {
+                record(dash, rec, &ev);
+            }
+            dash.handle(ev);
         }
     }
     changed

@@ -38,6 +38,22 @@ pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
+/// Polls `cond` every few milliseconds until it holds or `limit` has
+/// passed; returns whether it held. For waiting on something another
+/// thread or process does, instead of sleeping and hoping.
+pub fn wait_until(limit: std::time::Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let t0 = std::time::Instant::now();
+    loop {
+        if cond() {
+            return true;
+        }
+        if t0.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 /// The variable under which a skipped test is a failure. `.ci/run` sets
 /// it, so CI cannot go green without the tests that need root.
 pub const STRICT_VAR: &str = "SELFCONN_TESTS_STRICT";

@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use super::handshake::{HandshakeStep, SelfConnect, SelfConnectWatch};
 use super::line::{SeqTracker, Shown, tcpdump_line};
 use super::parse::{Packet, TcpFlags};
+use crate::core::words::group;
 
 /// How far back a reset looks for the SYN it refuses (the two are
 /// normally adjacent on loopback).
@@ -218,19 +219,6 @@ impl Strip {
             }
         }
     }
-}
-
-/// `48211` as `48,211`.
-fn group(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The header: the port policy, the counts, the refresh state (live or
-//! paused, and since when), then notes: a failed scan, what cannot be seen
-//! without root, scan errors.
+//! paused, and since when), then notes: a replay or a recording, a failed
+//! scan, what cannot be seen without root, scan errors.
 
 use chrono::{DateTime, Local};
 use ratatui::Frame;
@@ -37,6 +37,10 @@ pub fn ago(secs: i64) -> String {
 pub fn notes(app: &App) -> Vec<(Style, String)> {
     let t = app.theme();
     let mut v = Vec::new();
+    // First, never cut: a replay must not pass for the live machine.
+    if let Some(mark) = app.mark() {
+        v.push((t.warning, mark.line()));
+    }
     if let Some((at, msg)) = app.failure() {
         v.push((
             t.error,
@@ -212,7 +216,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         }
         (None, Some(s)) => {
             let mut v = vec![
-                Span::styled(" ● LIVE ", t.live),
+                // A replay is not the live machine (see the mark below).
+                if app.is_replay() {
+                    Span::styled(" ▶ REPLAY ", t.live)
+                } else {
+                    Span::styled(" ● LIVE ", t.live)
+                },
                 Span::styled(" refreshed ", t.dim),
                 Span::styled(hms(&s.taken_at), t.value),
                 Span::styled(", every ", t.dim),
