@@ -365,3 +365,142 @@ fn after_sigstop_and_a_shell_resetting_the_terminal_sigcont_takes_it_back() {
     app.reset_terminal_modes();
     app.assert_resumes_whole();
 }
+
+/// The text of the first OSC 52 sequence the program wrote, decoded
+/// (`base64 -d`, coreutils), and the sequence's base64 as written.
+fn osc52_written(raw: &[u8]) -> Option<(String, String)> {
+    let start = raw.windows(7).position(|w| w == b"\x1b]52;c;")? + 7;
+    let len = raw[start..].iter().position(|&b| b == 0x07)?;
+    let coded = String::from_utf8(raw[start..start + len].to_vec()).ok()?;
+    let mut child = std::process::Command::new("base64")
+        .arg("-d")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("base64 (coreutils) runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(coded.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{coded:?} is not base64");
+    Some((String::from_utf8(out.stdout).unwrap(), coded))
+}
+
+/// Waits (bounded) until the program has written an OSC 52 sequence.
+fn wait_for_osc52(app: &mut Running) -> (String, String) {
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        if let Some(found) = osc52_written(&app.raw) {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "no OSC 52 sequence was written");
+        app.pump(Duration::from_millis(50));
+    }
+}
+
+fn sh_parses(text: &str) -> bool {
+    let mut child = std::process::Command::new("sh")
+        .arg("-n")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    child.wait().unwrap().success()
+}
+
+#[test]
+fn y_writes_the_selected_fix_to_the_terminal_as_osc_52() {
+    let listener = common::listener_in_range("127.0.0.1", true);
+    let port = listener.local_addr().unwrap().port().to_string();
+    let mut app = Running::start(&["--interval", "200ms"], &[]);
+    app.wait_for("the listener's row", |s| {
+        find_row(s, &["high", &format!("127.0.0.1:{port}")]).is_some()
+    });
+    // Only this listener, whatever else the host has.
+    app.send(format!("/{port}\r").as_bytes());
+    app.wait_for("the filter kept", |s| {
+        s.contents().contains(&format!("match “{port}”")) && !filter_open(s)
+    });
+    app.send(b"y");
+    let (text, coded) = wait_for_osc52(&mut app);
+    let first = text.lines().next().unwrap();
+    assert!(
+        first.starts_with("sysctl -w net.ipv4.ip_local_reserved_ports=") && first.contains(&port),
+        "{text:?}"
+    );
+    assert!(!text.contains("$ ") && !text.ends_with('\n'), "{text:?}");
+    assert!(sh_parses(&text), "{text:?}");
+    assert_eq!(
+        selfconn_tui::tui::clipboard::osc52(&text).unwrap(),
+        format!("\x1b]52;c;{coded}\x07")
+    );
+    app.wait_for("the log saying so", |s| {
+        s.contents().contains("copied the fix to the clipboard")
+    });
+    app.send(b"q");
+    assert!(app.wait_exit().success());
+    app.assert_terminal_restored();
+}
+
+#[test]
+fn a_bad_netns_is_refused_before_the_screen_is_taken_as_scan_refuses_it() {
+    let dash = common::run(&["--netns", "no-such-namespace"]);
+    let scan = common::run(&["scan", "--netns", "no-such-namespace"]);
+    assert_eq!(dash.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&dash.stderr);
+    assert!(
+        said.starts_with(
+            "selfconn-tui: no network namespace matches \"no-such-namespace\"; known: "
+        ),
+        "{said}"
+    );
+    assert_eq!(said, String::from_utf8_lossy(&scan.stderr));
+    assert!(dash.stdout.is_empty(), "no escape sequences on a refusal");
+    let both = common::run(&["--netns", "host", "--own-netns"]);
+    assert_eq!(both.status.code(), Some(2));
+}
+
+#[test]
+fn as_root_own_netns_in_a_private_namespace_shows_that_namespace_only() {
+    // Risky on the host: it must not be listed.
+    let host_listener = common::listener_in_range("127.0.0.1", true);
+    let host_port = host_listener.local_addr().unwrap().port();
+    common::in_private_netns(move || {
+        let inside = common::listener_in_range("127.0.0.1", true);
+        let port = inside.local_addr().unwrap().port();
+        assert_ne!(port, host_port, "a fresh namespace may pick the same port");
+        // Started from this thread: the program runs in its namespace.
+        let mut app = Running::start(&["--own-netns", "--interval", "200ms"], &[]);
+        app.wait_for("this namespace's listener", |s| {
+            find_row(s, &["high", &format!("127.0.0.1:{port}")]).is_some()
+        });
+        let contents = app.screen().contents();
+        assert!(
+            !contents.contains(&format!("127.0.0.1:{host_port}")),
+            "{contents}"
+        );
+        let title = app.screen().rows(0, COLS).next().unwrap();
+        assert!(title.contains(" only"), "the header names it: {title}");
+        // The fix persists in the namespace's own setup, not the host's.
+        app.send(b"y");
+        let (text, _) = wait_for_osc52(&mut app);
+        assert!(!text.contains("/etc/sysctl.d"), "{text:?}");
+        assert!(sh_parses(&text), "{text:?}");
+        app.send(b"\r");
+        app.wait_for("the note on persisting", |s| {
+            s.contents().contains("Not in the host's /etc/sysctl.d")
+        });
+        app.send(b"q");
+        assert!(app.wait_exit().success());
+        app.assert_terminal_restored();
+        drop(inside);
+    });
+}

@@ -75,10 +75,12 @@ fn details_of_a_listener_keep_the_reserved_ports() {
     d.handle(key(KeyCode::Enter));
     let t = render(&mut d, 100, 40);
     let text = screen(&t).join("\n");
+    // On its own line, with no prompt to copy along.
     assert!(
-        text.contains("$ sysctl -w net.ipv4.ip_local_reserved_ports=40000,44700"),
+        text.contains("   sysctl -w net.ipv4.ip_local_reserved_ports=40000,44700 "),
         "{text}"
     );
+    assert!(!text.contains("$ "), "{text}");
     insta::assert_snapshot!(t.backend());
 }
 

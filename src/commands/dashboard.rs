@@ -33,6 +33,15 @@ pub struct DashboardArgs {
         value_parser = crate::config::settings::parse_incident_window
     )]
     pub incident_window: Duration,
+    /// Show only one network namespace: its name as listed (an `ip netns`
+    /// name, `host`, `docker:3f2a1b4c5d6e`, ...), its id, `own`, a
+    /// container id, or the PID of a process inside it
+    #[arg(long, value_name = "NAME|ID|PID", conflicts_with = "replay")]
+    pub netns: Option<String>,
+    /// Show only the network namespace this runs in (as `--netns own`):
+    /// started in a private namespace, not every container on the machine
+    #[arg(long, conflicts_with_all = ["netns", "replay"])]
+    pub own_netns: bool,
     /// The proc filesystem to read (for tests on fixture trees)
     #[arg(long = "proc-root", hide = true, default_value = "/proc")]
     pub proc_root: PathBuf,
@@ -60,6 +69,17 @@ pub fn run(args: DashboardArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let netns = args
+        .own_netns
+        .then(|| "own".to_string())
+        .or(args.netns.clone());
+    // A bad name is said before the screen is taken, as `scan` says it.
+    if recording.is_none()
+        && let Some(wanted) = &netns
+        && let Err(e) = check_netns(&args.proc_root, wanted)
+    {
+        return super::fail(false, &e);
+    }
     if !std::io::stdout().is_terminal() {
         eprintln!(
             "selfconn-tui: the dashboard needs a terminal, and standard output is not one.\n\
@@ -82,7 +102,27 @@ pub fn run(args: DashboardArgs) -> ExitCode {
             .apply(Theme::pick(args.theme, crate::colour::no_color_env())),
         proc_root: args.proc_root,
         incident_window: args.incident_window,
+        netns,
     })
+}
+
+/// Whether `wanted` names exactly one namespace: one scan without owners'
+/// details is enough to know.
+fn check_netns(
+    proc_root: &std::path::Path,
+    wanted: &str,
+) -> Result<(), crate::sys::scanner::ScanFailure> {
+    use crate::sys::scanner::{ScanFailure, ScanOptions, Scanner};
+    let mut scanner = Scanner::new(ScanOptions {
+        proc_root: proc_root.to_path_buf(),
+        netns: Some(wanted.to_string()),
+        ..ScanOptions::default()
+    });
+    match scanner.scan() {
+        Err(e @ ScanFailure::NoSuchNamespace { .. }) => Err(e),
+        // Anything else the dashboard shows and retries.
+        _ => Ok(()),
+    }
 }
 
 /// `--record` creates its file before the terminal is taken: an error is

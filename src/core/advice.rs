@@ -8,8 +8,7 @@ use super::ports::{PortPolicy, Risk};
 use super::snapshot::{Namespace, Owner, Socket};
 use super::socket::{FindingKind, TcpState};
 
-/// Where a persistent sysctl setting belongs.
-pub const SYSCTL_DROP_IN: &str = "/etc/sysctl.d/90-reserved-ports.conf";
+pub use super::reserve::SYSCTL_DROP_IN;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fix {
@@ -29,23 +28,23 @@ pub struct Advice {
 }
 
 /// The fix that reserves `port` in namespace `ns`: run inside it (through
-/// `ip netns exec` or `nsenter`) when it is not the tool's own, and
-/// persisted with the container's or namespace's own configuration, since
-/// the host's `/etc/sysctl.d` does not reach it.
+/// `ip netns exec` or `nsenter`) when it is not the tool's own. Outside the
+/// host's namespace (the tool's own included, in a container or an `ip
+/// netns`) it is persisted with that namespace's own setup, since the
+/// host's `/etc/sysctl.d` does not reach it.
 pub fn reserve_fix_in(ns: &Namespace, port: u16) -> Fix {
-    let Some(prefix) = ns.enter_prefix() else {
-        return reserve_fix(&ns.policy, port);
-    };
     let mut fix = reserve_fix(&ns.policy, port);
-    let value = ns.policy.reserved.with_port(port).to_sysctl_value();
-    fix.title = format!("{} (in network namespace {})", fix.title, ns.name);
-    fix.commands = vec![format!(
-        "{prefix} sysctl -w net.ipv4.ip_local_reserved_ports={value}"
-    )];
-    fix.note = Some(format!(
-        "Lasts until the namespace goes: persist it where the namespace is made, e.g. \
-         `docker run --sysctl net.ipv4.ip_local_reserved_ports={value}`, a pod's \
-         securityContext.sysctls, or the script that runs `ip netns add`."
+    if ns.is_own && ns.is_host {
+        return fix;
+    }
+    let reserved = ns.policy.reserved.with_port(port);
+    if !ns.is_own {
+        fix.title = format!("{} (in network namespace {})", fix.title, ns.name);
+    }
+    fix.commands = vec![super::reserve::sysctl_line(ns, &reserved)];
+    fix.note = Some(super::reserve::persist_note(
+        ns,
+        &reserved.to_sysctl_value(),
     ));
     fix
 }
@@ -99,11 +98,26 @@ fn guard_fix() -> Fix {
     }
 }
 
+/// A command line as one line: its line breaks and tabs (`python3 -c
+/// "import socket<newline>..."`) become spaces, so its words neither run
+/// together nor show as escapes; other control characters are left for the
+/// sanitiser to escape.
+pub fn command_line_spaced(cmdline: &str) -> std::borrow::Cow<'_, str> {
+    if cmdline.contains(['\n', '\r', '\t']) {
+        cmdline.replace(['\n', '\r', '\t'], " ").into()
+    } else {
+        cmdline.into()
+    }
+}
+
 fn owner_line(owner: &Owner) -> String {
     match owner {
         Owner::Process(p) => format!(
             "Held by pid {} ({}, user {}): {}",
-            p.pid, p.name, p.user, p.cmdline
+            p.pid,
+            p.name,
+            p.user,
+            command_line_spaced(&p.cmdline)
         ),
         Owner::Unknown(why) => format!("Owner unknown: {}", why.reason()),
     }
@@ -462,5 +476,43 @@ mod tests {
                 .iter()
                 .any(|w| w.contains("even from a service that sets SO_REUSEADDR"))
         );
+    }
+
+    #[test]
+    fn the_own_namespace_off_the_host_persists_in_its_own_setup() {
+        let n = Namespace {
+            is_host: false,
+            ..ns("80")
+        };
+        let fix = reserve_fix_in(&n, 44600);
+        assert_eq!(
+            fix.commands,
+            vec!["sysctl -w net.ipv4.ip_local_reserved_ports=80,44600"]
+        );
+        let note = fix.note.unwrap();
+        assert!(note.contains("not the host's"), "{note}");
+        assert!(note.contains("ip netns add"), "{note}");
+        assert!(!fix.commands.iter().any(|c| c.contains(SYSCTL_DROP_IN)));
+        assert!(!fix.title.contains("in network namespace"));
+    }
+
+    #[test]
+    fn a_multi_line_command_line_reads_as_one_line_of_words() {
+        let n = ns("");
+        let mut s = socket("0.0.0.0:44600", "0.0.0.0:0", TcpState::Listen, &n);
+        s.owner = Owner::Process(std::sync::Arc::new(crate::core::snapshot::ProcessInfo {
+            pid: 9,
+            name: "python3".into(),
+            cmdline: "python3 -c import socket\ns=socket.socket()\tx\x1b".into(),
+            user: "root".into(),
+        }));
+        let a = advise(&s, &n);
+        let held = a.why.iter().find(|w| w.starts_with("Held by")).unwrap();
+        assert!(
+            held.ends_with("python3 -c import socket s=socket.socket() x\x1b"),
+            "{held:?}"
+        );
+        let shown = crate::core::sanitize::terminal_safe(held);
+        assert!(shown.ends_with("socket.socket() x\\x1b"), "{shown}");
     }
 }

@@ -9,6 +9,7 @@ pub mod live;
 pub mod packets;
 pub mod ports;
 pub mod quote;
+pub mod reserve;
 pub mod sanitize;
 pub mod snapshot;
 pub mod socket;

@@ -47,12 +47,13 @@ impl UnknownOwner {
         }
     }
 
-    /// A few characters for a table cell.
+    /// A few characters for a table cell. `NotFound` is not "(gone)": the
+    /// holder may as well live where its `/proc` entry cannot be seen.
     pub fn short(self) -> &'static str {
         match self {
             UnknownOwner::KernelHeld => "(kernel)",
             UnknownOwner::NotPermitted => "(need root)",
-            UnknownOwner::NotFound => "(gone)",
+            UnknownOwner::NotFound => "(unknown)",
             UnknownOwner::NotResolved => "-",
         }
     }

@@ -241,6 +241,9 @@ pub fn render(snapshot: &Snapshot, all: bool, colour: bool) -> String {
             }
         }
     }
+    for l in reserve_all_lines(snapshot) {
+        let _ = writeln!(out, "{l}");
+    }
     out
 }
 
@@ -283,6 +286,31 @@ fn notes(snapshot: &Snapshot, rows: &[&Socket]) -> Vec<(String, Option<String>)>
             None,
         ));
     }
+    out
+}
+
+/// After the table: one `sysctl -w` line per namespace that reserves all
+/// its risky listeners at once (keeping what is reserved), each on its own
+/// line with no prompt, so that it pastes as printed.
+pub fn reserve_all_lines(snapshot: &Snapshot) -> Vec<String> {
+    let all = crate::core::reserve::reserve_all_per_namespace(snapshot);
+    if all.is_empty() {
+        return Vec::new();
+    }
+    let mut out = vec![
+        String::new(),
+        format!(
+            "Reserve all risky listeners ({}; keeps what is reserved, as the value replaces the \
+             whole list):",
+            plural(all.len(), "namespace", "namespaces")
+        ),
+    ];
+    // Namespace names are the kernel's or a container's: made safe, and
+    // only the prefix that enters the namespace carries one.
+    out.extend(
+        all.iter()
+            .map(|r| format!("  {}", crate::core::sanitize::terminal_safe(&r.command))),
+    );
     out
 }
 
@@ -427,8 +455,12 @@ mod tests {
                 );
                 assert!(!text.contains(['\u{202e}', '\u{2066}']), "{text:?}");
                 // No forged rows: a summary, maybe namespace lines, the
-                // header and one row per socket.
-                assert!(text.lines().count() <= 6, "{text}");
+                // header and one row per socket; then, after a blank
+                // line, the reserve-all block (a heading, one line per
+                // namespace at risk).
+                let table = text.split("\n\n").next().unwrap_or_default();
+                assert!(table.lines().count() <= 6, "{text}");
+                assert!(text.lines().count() <= 10, "{text}");
                 for l in text.lines() {
                     assert!(UnicodeWidthStr::width(l) < 260, "{} wide: {l}", l.len());
                 }
@@ -463,7 +495,11 @@ mod tests {
         };
         s.sockets.push(sc(44600, 1));
         let text = render(&s, false, false);
-        let notes: Vec<&str> = text.lines().skip_while(|l| *l != "Notes").collect();
+        let notes: Vec<&str> = text
+            .lines()
+            .skip_while(|l| *l != "Notes")
+            .take_while(|l| !l.is_empty())
+            .collect();
         assert_eq!(
             notes[1],
             "  127.0.0.1:44600: if a service should listen on 44600, this socket is why it cannot \
@@ -480,7 +516,11 @@ mod tests {
             s.sockets.push(sc(45000 + p, 0));
         }
         let text = render(&s, false, false);
-        let notes: Vec<&str> = text.lines().skip_while(|l| *l != "Notes").collect();
+        let notes: Vec<&str> = text
+            .lines()
+            .skip_while(|l| *l != "Notes")
+            .take_while(|l| !l.is_empty())
+            .collect();
         assert_eq!(notes.len(), 1 + 2 * NOTES_MAX + 1, "{text}");
         assert!(
             notes
@@ -498,5 +538,32 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         let col = |l: &str| UnicodeWidthStr::width(&l[..l.find("range").unwrap()]);
         assert_eq!(col(lines[1]), col(lines[2]), "{text}");
+    }
+
+    #[test]
+    fn the_summary_ends_with_one_reserve_all_line_per_namespace() {
+        let mut s = snapshot();
+        s.namespaces[0].policy.reserved = ReservedPorts::parse("44600,44602-44610").unwrap();
+        let mut second = s.sockets[0].clone();
+        second.entry.local = "0.0.0.0:44611".parse().unwrap();
+        second.finding = classify(&second.entry, &s.namespaces[0].policy);
+        s.sockets.push(second);
+        let text = render(&s, false, false);
+        let tail: Vec<&str> = text.split("\n\n").nth(1).unwrap().lines().collect();
+        assert!(
+            tail[0].starts_with("Reserve all risky listeners (2 namespaces;"),
+            "{text}"
+        );
+        assert_eq!(
+            tail[1],
+            "  sysctl -w net.ipv4.ip_local_reserved_ports=44600-44611"
+        );
+        assert_eq!(
+            tail[2],
+            "  ip netns exec blue sysctl -w net.ipv4.ip_local_reserved_ports=44601,45001"
+        );
+        // Nothing at risk: no block.
+        s.sockets.clear();
+        assert!(!render(&s, false, false).contains("Reserve all"));
     }
 }

@@ -26,6 +26,7 @@ use crate::repro::explain::TargetFacts;
 use crate::repro::facts::{held_by, listener_on};
 use crate::sys::scanner::ScanFailure;
 
+mod copy;
 mod free_port;
 mod queries;
 
@@ -75,6 +76,13 @@ pub enum Effect {
     /// The answer to that question (`y`: destroy; `n`, Esc: cancel), or,
     /// once the kernel answered, closing the overlay.
     FreePortAnswer(bool),
+    /// Hide or show namespaces appearing and going in the event log.
+    ToggleNamespaceEvents,
+    /// Copy the selected finding's fix to the clipboard.
+    CopyFix,
+    /// Copy the line that reserves every risky listener of the selected
+    /// socket's namespace.
+    CopyReserveAll,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +111,9 @@ pub enum Request {
     /// Destroy this one self-connected socket (the user said yes); the
     /// answer comes back through [`App::on_freed`].
     FreePort(DestroyTarget),
+    /// Put this text on the clipboard: the event loop writes it to the
+    /// terminal as OSC 52 ([`crate::tui::clipboard`]).
+    Copy(String),
 }
 
 /// A scan's outcome as the worker sends it.
@@ -155,6 +166,10 @@ pub struct App {
     outbox: Vec<Request>,
     /// The repro pane: its forms, its runs, the self-connections it made.
     repro: ReproState,
+    /// Namespaces appearing and going are left out of the event log.
+    hide_ns_events: bool,
+    /// `--netns`: the one namespace shown, as asked for.
+    netns_only: Option<String>,
     /// This is a replay, or the dashboard records (`--replay`, `--record`).
     mark: Option<Mark>,
     /// The overlay that frees a port (`K`), while it is open.
@@ -200,6 +215,8 @@ impl App {
             scans_seen: 0,
             outbox: Vec::new(),
             repro: ReproState::default(),
+            hide_ns_events: false,
+            netns_only: None,
             mark: None,
             confirm: None,
             notice: None,
@@ -474,6 +491,9 @@ impl App {
             }
             Effect::Repro(e) => self.apply_repro(e),
             Effect::AskFreePort | Effect::FreePortAnswer(_) => self.free_port(effect),
+            Effect::ToggleNamespaceEvents => self.hide_ns_events = !self.hide_ns_events,
+            Effect::CopyFix => self.copy_fix(),
+            Effect::CopyReserveAll => self.copy_reserve_all(),
         }
         true
     }

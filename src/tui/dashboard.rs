@@ -48,6 +48,9 @@ fn global_effect(action: Action) -> Option<Effect> {
         Action::Details => Effect::ToggleDetails,
         Action::OpenRepro => Effect::Repro(ReproEffect::Open),
         Action::FreePort => Effect::AskFreePort,
+        Action::ToggleNamespaceEvents => Effect::ToggleNamespaceEvents,
+        Action::CopyFix => Effect::CopyFix,
+        Action::CopyReserveAll => Effect::CopyReserveAll,
         Action::Up
         | Action::Down
         | Action::Top

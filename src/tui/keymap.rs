@@ -48,6 +48,13 @@ pub enum Action {
     /// Free the port a selected self-connected socket holds (destroy it,
     /// after a confirmation).
     FreePort,
+    /// Hide or show namespaces appearing and going in the event log.
+    ToggleNamespaceEvents,
+    /// Copy the selected finding's fix to the clipboard (OSC 52).
+    CopyFix,
+    /// Copy the line that reserves every risky listener of the selected
+    /// socket's namespace.
+    CopyReserveAll,
 }
 
 /// A key of the repro pane, while it has the focus.

@@ -25,6 +25,7 @@
 
 pub mod app;
 pub mod bigdigits;
+pub mod clipboard;
 pub mod dashboard;
 pub mod destroy;
 pub mod event;
@@ -70,6 +71,8 @@ pub struct Config {
     pub interval: Duration,
     pub theme: Theme,
     pub proc_root: PathBuf,
+    /// Show one network namespace only (`--netns`, `--own-netns`).
+    pub netns: Option<String>,
     /// Live (maybe recorded), or a replay.
     pub inputs: record::Inputs,
     /// How long after a listener goes a self-connection on its port is
@@ -109,12 +112,15 @@ pub fn run(config: Config) -> ExitCode {
     if let Ok(window) = chrono::TimeDelta::from_std(config.incident_window) {
         dash.app.set_incident_window(window);
     }
+    dash.app.set_netns_only(config.netns.clone());
     if let Ok(size) = terminal.size() {
         dash.handle(Event::Resize(size.width, size.height));
     }
     let stop_input = Arc::new(AtomicBool::new(false));
     let (mut recorder, source) = match config.inputs {
-        record::Inputs::Live { recorder } => (recorder, Source::Live(config.proc_root)),
+        record::Inputs::Live { recorder } => {
+            (recorder, Source::Live(config.proc_root, config.netns))
+        }
         record::Inputs::Replay { recording, speed } => (None, Source::Replay(recording, speed)),
     };
     dash.app.set_mark(match (&source, &recorder) {
@@ -188,7 +194,8 @@ pub fn run(config: Config) -> ExitCode {
 
 /// Where the dashboard's live inputs come from.
 enum Source {
-    Live(PathBuf),
+    /// The proc filesystem, and `--netns`.
+    Live(PathBuf, Option<String>),
     Replay(record::Recording, f64),
 }
 
@@ -200,10 +207,11 @@ impl Source {
         tx: mpsc::Sender<Event>,
     ) -> std::io::Result<(Option<ScanWorker>, Option<worker::ReplaySource>)> {
         match self {
-            Source::Live(proc_root) => {
+            Source::Live(proc_root, netns) => {
                 let options = ScanOptions {
                     proc_root,
                     owners: worker::owner_scope(false),
+                    netns,
                     ..ScanOptions::default()
                 };
                 Ok((Some(ScanWorker::spawn(options, interval, tx)?), None))
@@ -256,6 +264,10 @@ fn event_loop(
         let frame_due = runner.is_active() && Instant::now() >= next_frame;
         if frame_due {
             next_frame = Instant::now() + REPRO_FRAME;
+        }
+        // Copies go to the terminal itself, between two frames.
+        for text in dash.app.take_copies() {
+            let _ = clipboard::write(terminal.backend_mut(), &text);
         }
         if frame_due || !dash.app.requests().is_empty() {
             let sample = frame_due && runner.is_running();
@@ -320,6 +332,9 @@ fn event_loop(
             }
             // Requests go out before the next key: a key typed right after
             // `r` sees the suggested port.
+            for text in dash.app.take_copies() {
+                let _ = clipboard::write(terminal.backend_mut(), &text);
+            }
             if !dash.app.requests().is_empty() {
                 redraw |= exchange_recorded(
                     dash,
@@ -431,6 +446,8 @@ fn exchange_recorded(
                     dash.app.on_freed(&target, outcome);
                     changed = true;
                 }
+                // Written by the event loop (it holds the terminal).
+                Request::Copy(_) => {}
             }
         }
         let updates = runner.poll(std::mem::take(&mut sample));

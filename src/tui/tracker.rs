@@ -5,13 +5,15 @@
 //! A self-connection's entry is updated while the socket lasts (state,
 //! owner once known, last sighting) and ends when it goes or when its
 //! namespace goes; a second entry says it went, so a connection that lived
-//! between two refreshes stays on record.
+//! between two refreshes stays on record. Namespaces that appear or go in
+//! one refresh are folded into one entry each way (a laptop starting ten
+//! containers gets one line, not ten).
 
 use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, Local};
 
-use crate::core::changes::{ChangeKind, ChangeTracker, IncidentRecord, SelfConnectKey};
+use crate::core::changes::{ChangeKind, ChangeTracker, IncidentRecord, NetnsRef, SelfConnectKey};
 use crate::core::snapshot::Snapshot;
 
 /// How many entries the log keeps; older ones are dropped.
@@ -25,6 +27,24 @@ pub enum Logged {
     Change(ChangeKind),
     /// New scan errors beyond those listed one by one.
     MoreScanErrors(usize),
+    /// Network namespaces that appeared in one refresh.
+    NamespacesAppeared(Vec<NetnsRef>),
+    /// Network namespaces gone in one refresh (their sockets with them).
+    NamespacesGone(Vec<NetnsRef>),
+    /// Something the dashboard did, in its own words (a copy to the
+    /// clipboard).
+    Note(String),
+}
+
+impl Logged {
+    /// Whether the entry is about namespaces coming and going (these can
+    /// be hidden).
+    pub fn is_namespace_event(&self) -> bool {
+        matches!(
+            self,
+            Logged::NamespacesAppeared(_) | Logged::NamespacesGone(_)
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +57,8 @@ pub struct LogEntry {
     pub ongoing: bool,
     /// The snapshot had several namespaces: the entry names its own.
     pub name_netns: bool,
+    /// A self-connection that ended because its namespace went.
+    pub netns_gone: bool,
 }
 
 /// Turns a stream of snapshots into log entries.
@@ -88,6 +110,7 @@ impl Tracker {
             what,
             ongoing,
             name_netns,
+            netns_gone: false,
         });
         while self.entries.len() > LOG_CAPACITY {
             self.entries.pop_front();
@@ -107,6 +130,11 @@ impl Tracker {
         }
     }
 
+    /// Records a note of the dashboard's own (e.g. what was copied).
+    pub fn note(&mut self, at: DateTime<Local>, text: String) {
+        self.push(at, Logged::Note(text), false);
+    }
+
     /// Records what changed since the previous snapshot; returns how many
     /// entries were added.
     pub fn observe(&mut self, snap: &Snapshot) -> usize {
@@ -114,6 +142,9 @@ impl Tracker {
         let at = snap.taken_at;
         let name_netns = snap.namespaces.len() > 1;
         let mut errors = 0;
+        // The folded entries of this refresh: (appeared, gone).
+        let mut folded: (Option<u64>, Option<u64>) = (None, None);
+        let mut gone_ids: Vec<u64> = Vec::new();
         for change in self.changes.observe(snap) {
             let kind = change.kind;
             if !matches!(kind, ChangeKind::ScanError(_)) {
@@ -123,6 +154,15 @@ impl Tracker {
                 // "watching ..." covers what was there at start; the header
                 // lists the errors of now.
                 ChangeKind::NamespaceAppeared(n) if n.present_at_start => continue,
+                ChangeKind::NamespaceAppeared(n) => {
+                    self.fold(at, &mut folded.0, true, n.netns.clone());
+                    continue;
+                }
+                ChangeKind::NamespaceGone(n) => {
+                    gone_ids.push(n.netns.id);
+                    self.fold(at, &mut folded.1, false, n.netns.clone());
+                    continue;
+                }
                 ChangeKind::ScanErrorCleared(_) => continue,
                 ChangeKind::ScanError(_) => {
                     errors += 1;
@@ -142,8 +182,26 @@ impl Tracker {
             }
         }
         self.flush_errors(at, &mut errors);
-        self.follow_self_connects();
+        self.follow_self_connects(&gone_ids);
         (self.next_id - before) as usize
+    }
+
+    /// Adds a namespace to this refresh's folded entry (`appeared` or
+    /// gone), made at the first one.
+    fn fold(&mut self, at: DateTime<Local>, entry: &mut Option<u64>, appeared: bool, ns: NetnsRef) {
+        if let Some(id) = *entry
+            && let Some(e) = self.entry_mut(id)
+            && let Logged::NamespacesAppeared(v) | Logged::NamespacesGone(v) = &mut e.what
+        {
+            v.push(ns);
+            return;
+        }
+        let what = if appeared {
+            Logged::NamespacesAppeared(vec![ns])
+        } else {
+            Logged::NamespacesGone(vec![ns])
+        };
+        *entry = Some(self.push(at, what, false));
     }
 
     /// Counts the new errors not listed one by one, in one entry.
@@ -155,8 +213,9 @@ impl Tracker {
     }
 
     /// Brings the entries of ongoing self-connections up to date, and ends
-    /// those no longer in the tables (gone, or their namespace gone).
-    fn follow_self_connects(&mut self) {
+    /// those no longer in the tables (gone, or their namespace gone: in
+    /// `gone_netns`, and then the entry says so).
+    fn follow_self_connects(&mut self, gone_netns: &[u64]) {
         let ongoing: Vec<(SelfConnectKey, u64)> = self.ongoing.drain().collect();
         for (key, id) in ongoing {
             let now = self.changes.self_connect(&key).cloned();
@@ -169,7 +228,10 @@ impl Tracker {
                     entry.what = Logged::Change(ChangeKind::SelfConnectSeen(rec));
                     self.ongoing.insert(key, id);
                 }
-                None => entry.ongoing = false,
+                None => {
+                    entry.ongoing = false;
+                    entry.netns_gone = gone_netns.contains(&key.netns);
+                }
             }
         }
     }
@@ -317,8 +379,9 @@ mod tests {
         assert_eq!(
             m[2],
             "12:00:01 [web] SELF-CONNECT 127.0.0.1:44600 ↔ itself (ESTABLISHED), held by pid 5 \
-             app; seen 12:00:01–12:00:02"
+             app; seen 12:00:01–12:00:02; its network namespace is gone"
         );
+        assert!(tr.entries()[2].netns_gone);
         // Later snapshots do not bring it back.
         tr.observe(&snap(4, host(), vec![]));
         assert!(!messages(&tr)[2].contains("still there"));
@@ -394,5 +457,41 @@ mod tests {
         // Ids stay increasing, so in-place updates still find their entry.
         let ids: Vec<u64> = tr.entries().iter().map(|e| e.id).collect();
         assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn namespaces_of_one_refresh_are_folded_into_one_line_each_way() {
+        let mut tr = Tracker::new();
+        let many = |n: u64| -> Vec<_> {
+            std::iter::once(ns(1, "host", ""))
+                .chain((2..2 + n).map(|i| ns(i, &format!("c{i}"), "")))
+                .collect()
+        };
+        tr.observe(&snap(0, host(), vec![]));
+        tr.observe(&snap(1, many(3), vec![]));
+        tr.observe(&snap(2, many(9), vec![]));
+        tr.observe(&snap(3, many(1), vec![]));
+        tr.observe(&snap(4, host(), vec![]));
+        let m = messages(&tr);
+        assert_eq!(
+            m[1..],
+            [
+                "12:00:01 3 network namespaces appeared: c2, c3, c4",
+                "12:00:02 6 network namespaces appeared: c5, c6, c7, c8, c9, c10",
+                "12:00:03 8 network namespaces are gone, and their sockets with them: c3, c4, \
+                 c5, c6, c7, c8, and 2 more",
+                "12:00:04 network namespace c2 is gone, and its sockets with it",
+            ]
+        );
+        assert!(tr.entries()[1].what.is_namespace_event());
+        assert!(!tr.entries()[0].what.is_namespace_event());
+        assert_eq!(tr.entries()[1].level(), Level::Info);
+    }
+
+    #[test]
+    fn notes_are_logged_as_written_and_made_safe() {
+        let mut tr = Tracker::new();
+        tr.note(t(7), "copied x\x1b[2J".to_string());
+        assert_eq!(messages(&tr), vec!["12:00:07 copied x\\x1b[2J"]);
     }
 }

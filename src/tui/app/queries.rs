@@ -158,6 +158,35 @@ impl App {
         self.notice.as_deref()
     }
 
+    /// `--netns`: the one namespace shown, as asked for on the command line.
+    pub fn netns_only(&self) -> Option<&str> {
+        self.netns_only.as_deref()
+    }
+
+    /// Shows one namespace only (`--netns`, `--own-netns`): the header says so.
+    pub fn set_netns_only(&mut self, wanted: Option<String>) {
+        self.netns_only = wanted;
+    }
+
+    /// Namespaces appearing and going are hidden from the event log.
+    pub fn hides_namespace_events(&self) -> bool {
+        self.hide_ns_events
+    }
+
+    /// Hands out the texts to put on the clipboard (the
+    /// [`Request::Copy`]s), leaving the other requests queued.
+    pub fn take_copies(&mut self) -> Vec<String> {
+        let mut copies = Vec::new();
+        self.outbox.retain(|r| match r {
+            Request::Copy(text) => {
+                copies.push(text.clone());
+                false
+            }
+            _ => true,
+        });
+        copies
+    }
+
     /// The repro pane's state.
     pub fn repro(&self) -> &ReproState {
         &self.repro

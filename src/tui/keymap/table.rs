@@ -109,6 +109,28 @@ pub const KEYMAP: &[Binding] = &[
         hint: Some("free port"),
     },
     Binding {
+        keys: &[key('y')],
+        command: Command::Global(Action::CopyFix),
+        section: Section::View,
+        help: "copy the selected fix to the clipboard (OSC 52, over ssh too)",
+        // The details pane says it next to the fix.
+        hint: None,
+    },
+    Binding {
+        keys: &[key('Y')],
+        command: Command::Global(Action::CopyReserveAll),
+        section: Section::View,
+        help: "copy one line reserving every risky port of its namespace",
+        hint: None,
+    },
+    Binding {
+        keys: &[key('n')],
+        command: Command::Global(Action::ToggleNamespaceEvents),
+        section: Section::View,
+        help: "hide / show namespaces coming and going in the event log",
+        hint: None,
+    },
+    Binding {
         keys: &[code(KeyCode::Up), key('k')],
         command: Command::Global(Action::Up),
         section: Section::Move,

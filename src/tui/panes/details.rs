@@ -14,7 +14,8 @@ use super::pane_block;
 use crate::core::advice::advise;
 use crate::core::changes::SelfConnectKey;
 use crate::core::incident_advice::{incident_known_and_inferred, incident_summary, timeline_lines};
-use crate::core::sanitize::terminal_safe;
+use crate::core::reserve::reserve_all;
+use crate::core::sanitize::{terminal_safe, terminal_safe_cut};
 use crate::core::snapshot::{Namespace, Socket};
 use crate::core::socket::FindingKind;
 use crate::tui::app::{App, Effect};
@@ -45,6 +46,37 @@ fn push_wrapped(
     for l in wrap(&terminal_safe(text), w, first, rest) {
         out.push(Line::styled(l, style));
     }
+}
+
+/// Commands, one per line and never wrapped (a wrapped command breaks when
+/// copied from the screen): indented, without a prompt, and cut with a
+/// visible `…` when wider than the pane (`y` copies them whole).
+fn push_commands(out: &mut Vec<Line<'static>>, commands: &[String], w: usize, style: Style) {
+    const INDENT: &str = "   ";
+    for cmd in commands {
+        let room = w.saturating_sub(INDENT.len()).max(1);
+        let shown = terminal_safe_cut(cmd, room);
+        out.push(Line::styled(format!("{INDENT}{shown}"), style));
+    }
+}
+
+/// With several risky listeners in the selection's namespace: the one line
+/// that reserves them all, keeping what is reserved.
+fn push_reserve_all(out: &mut Vec<Line<'static>>, app: &App, netns: usize, w: usize) {
+    let t = app.theme();
+    let Some(all) = app.snapshot().and_then(|s| reserve_all(s, netns)) else {
+        return;
+    };
+    if all.ports.len() < 2 {
+        return;
+    }
+    let title = format!(
+        "All {} risky listeners of this namespace at once ({} copies it):",
+        all.ports.len(),
+        key_label(Action::CopyReserveAll)
+    );
+    push_wrapped(out, &title, w, "•  ", "   ", t.value);
+    push_commands(out, std::slice::from_ref(&all.command), w, t.command);
 }
 
 /// The pane's text for the current selection, wrapped to `w` columns.
@@ -118,11 +150,16 @@ pub fn content(app: &App, w: usize) -> Vec<Line<'static>> {
     if !advice.fixes.is_empty() {
         out.push(Line::raw(""));
         out.push(Line::styled("Fixes", t.heading));
+        let copied = advice.fixes.iter().position(|f| !f.commands.is_empty());
         for (i, fix) in advice.fixes.iter().enumerate() {
             let n = format!("{}. ", i + 1);
             push_wrapped(&mut out, &fix.title, w, &n, "   ", t.value);
-            for cmd in &fix.commands {
-                push_wrapped(&mut out, cmd, w, "   $ ", "     ", t.command);
+            push_commands(&mut out, &fix.commands, w, t.command);
+            if copied == Some(i) {
+                out.push(Line::styled(
+                    format!("   ({} copies it)", key_label(Action::CopyFix)),
+                    t.dim,
+                ));
             }
             if i == 0 && is_self_connect(socket) {
                 push_wrapped(
@@ -141,6 +178,7 @@ pub fn content(app: &App, w: usize) -> Vec<Line<'static>> {
                 push_wrapped(&mut out, note, w, "   ", "   ", t.dim);
             }
         }
+        push_reserve_all(&mut out, app, socket.netns, w);
     }
     out.push(Line::raw(""));
     out.push(Line::styled("Socket", t.heading));

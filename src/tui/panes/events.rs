@@ -17,8 +17,9 @@ use super::pane_block;
 use crate::core::changes::{ChangeKind, ListenerAppeared, ListenerGone, NetnsRef, SelfConnect};
 use crate::core::sanitize::{terminal_safe, terminal_safe_cut};
 use crate::core::snapshot::{Owner, UnknownOwner};
+use crate::core::words::plural;
 use crate::tui::app::{App, Effect};
-use crate::tui::keymap::Action;
+use crate::tui::keymap::{Action, key_label};
 use crate::tui::pane::{Pane, PaneId};
 use crate::tui::text::wrap;
 use crate::tui::theme::Theme;
@@ -50,7 +51,7 @@ fn hms(t: &DateTime<Local>) -> String {
     t.format("%H:%M:%S").to_string()
 }
 
-fn plural(n: usize) -> &'static str {
+fn plural_s(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
@@ -73,6 +74,9 @@ impl LogEntry {
     pub fn level(&self) -> Level {
         let kind = match &self.what {
             Logged::MoreScanErrors(_) => return Level::Error,
+            Logged::NamespacesAppeared(_) | Logged::NamespacesGone(_) | Logged::Note(_) => {
+                return Level::Info;
+            }
             Logged::Change(kind) => kind,
         };
         match kind {
@@ -93,6 +97,9 @@ impl LogEntry {
             Logged::MoreScanErrors(n) => {
                 return format!("scan error: and {n} more (see the header)");
             }
+            Logged::NamespacesAppeared(v) => return namespaces_appeared(v),
+            Logged::NamespacesGone(v) => return namespaces_gone(v),
+            Logged::Note(text) => return terminal_safe(text).into_owned(),
             Logged::Change(kind) => kind,
         };
         let safe = |e: &dyn std::fmt::Display| terminal_safe(&e.to_string()).into_owned();
@@ -100,10 +107,10 @@ impl LogEntry {
             ChangeKind::WatchStarted(w) => format!(
                 "watching {} socket{}: {} self-connected, {} risky listener{}",
                 w.sockets,
-                plural(w.sockets),
+                plural_s(w.sockets),
                 w.self_connects,
                 w.risky_listeners,
-                plural(w.risky_listeners)
+                plural_s(w.risky_listeners)
             ),
             ChangeKind::ScanFailed(f) => format!("scan failed: {}", safe(&f.message)),
             ChangeKind::ScanRecovered => "scanning works again".to_string(),
@@ -171,7 +178,13 @@ impl LogEntry {
             } else {
                 ""
             },
-            if self.ongoing { ", still there" } else { "" },
+            if self.ongoing {
+                ", still there"
+            } else if self.netns_gone {
+                "; its network namespace is gone"
+            } else {
+                ""
+            },
         )
     }
 
@@ -212,6 +225,49 @@ impl LogEntry {
     }
 }
 
+/// Namespaces named in a folded entry before the rest are counted.
+const NAMES_LISTED: usize = 6;
+
+/// `a, b, c` or `a, b, …, and 4 more`: names made safe and cut.
+fn ns_names(v: &[NetnsRef]) -> String {
+    let mut names: Vec<String> = v
+        .iter()
+        .take(NAMES_LISTED)
+        .map(|n| ns_name(n).into_owned())
+        .collect();
+    if v.len() > NAMES_LISTED {
+        names.push(format!("and {} more", v.len() - NAMES_LISTED));
+    }
+    names.join(", ")
+}
+
+/// One refresh's new namespaces, in one entry.
+fn namespaces_appeared(v: &[NetnsRef]) -> String {
+    match v {
+        [one] => format!("network namespace {} appeared", ns_name(one)),
+        _ => format!(
+            "{} appeared: {}",
+            plural(v.len(), "network namespace", "network namespaces"),
+            ns_names(v)
+        ),
+    }
+}
+
+/// One refresh's namespaces gone, in one entry.
+fn namespaces_gone(v: &[NetnsRef]) -> String {
+    match v {
+        [one] => format!(
+            "network namespace {} is gone, and its sockets with it",
+            ns_name(one)
+        ),
+        _ => format!(
+            "{} are gone, and their sockets with them: {}",
+            plural(v.len(), "network namespace", "network namespaces"),
+            ns_names(v)
+        ),
+    }
+}
+
 fn style(t: &Theme, e: &LogEntry) -> Style {
     match e.level() {
         Level::Alert => t.self_connect,
@@ -222,6 +278,29 @@ fn style(t: &Theme, e: &LogEntry) -> Style {
 }
 
 const STAMP: usize = 9;
+
+/// The entries on show, newest first: namespace events unless hidden, and
+/// those the `/` filter matches (on the time and the message, as shown).
+fn shown(app: &App) -> Vec<&LogEntry> {
+    let hide = app.hides_namespace_events();
+    let filter = app.filter();
+    let mut text = String::new();
+    app.tracker()
+        .entries()
+        .iter()
+        .rev()
+        .filter(|e| !(hide && e.what.is_namespace_event()))
+        .filter(|e| {
+            if !filter.is_active() {
+                return true;
+            }
+            text.clear();
+            text.push_str(&stamp(&e.at));
+            text.push_str(&e.message().to_lowercase());
+            filter.matches_text(&text)
+        })
+        .collect()
+}
 
 fn stamp(at: &DateTime<Local>) -> String {
     at.format("%H:%M:%S ").to_string()
@@ -234,13 +313,29 @@ impl Pane for EventsPane {
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
         let t = app.theme();
-        let entries = app.tracker().entries();
+        let entries = shown(app);
         let scroll = self.scroll.min(entries.len().saturating_sub(1));
-        let mut title = vec![
-            Span::styled("Events", t.value),
-            Span::raw(format!(" {}", entries.len())),
-            Span::styled(" newest first", t.dim),
-        ];
+        let mut title = vec![Span::styled("Events", t.value)];
+        if app.filter().is_active() {
+            title.push(Span::raw(format!(
+                " {} of {} match “{}”",
+                entries.len(),
+                app.tracker().len(),
+                terminal_safe_cut(app.filter().text(), NAME_WIDTH)
+            )));
+        } else {
+            title.push(Span::raw(format!(" {}", entries.len())));
+        }
+        title.push(Span::styled(" newest first", t.dim));
+        if app.hides_namespace_events() {
+            title.push(Span::styled(
+                format!(
+                    " · namespaces hidden ({})",
+                    key_label(Action::ToggleNamespaceEvents)
+                ),
+                t.dim,
+            ));
+        }
         if scroll > 0 {
             title.push(Span::styled(format!(" (scrolled {scroll})"), t.dim));
         }
@@ -250,13 +345,18 @@ impl Pane for EventsPane {
         let h = inner.height as usize;
         self.page.set(h.max(1));
         if entries.is_empty() {
-            frame.render_widget(Paragraph::new(Line::styled("No events yet.", t.dim)), inner);
+            let none = if app.tracker().is_empty() {
+                "No events yet."
+            } else {
+                "No events match."
+            };
+            frame.render_widget(Paragraph::new(Line::styled(none, t.dim)), inner);
             return;
         }
         // Wrap only what fits on screen.
         let w = inner.width as usize;
         let mut lines: Vec<Line> = Vec::with_capacity(h);
-        for e in entries.iter().rev().skip(scroll) {
+        for e in entries.iter().skip(scroll) {
             if lines.len() >= h {
                 break;
             }
@@ -279,7 +379,7 @@ impl Pane for EventsPane {
     }
 
     fn handle_key(&mut self, action: Action, app: &App) -> Option<Effect> {
-        let last = app.tracker().len().saturating_sub(1);
+        let last = shown(app).len().saturating_sub(1);
         let page = self.page.get().max(1);
         self.scroll = match action {
             Action::Up => self.scroll.saturating_sub(1),

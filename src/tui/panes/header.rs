@@ -9,7 +9,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::core::sanitize::{terminal_safe, terminal_safe_string};
+use crate::core::sanitize::{terminal_safe, terminal_safe_cut, terminal_safe_string};
 use crate::tui::app::App;
 use crate::tui::interval::format_interval;
 use crate::tui::text::truncate_end;
@@ -91,13 +91,21 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let mut title = String::from(if narrow { "" } else { " selfconn-tui │" });
     match app.snapshot() {
         Some(snap) => {
-            let own = snap.own_namespace();
+            // --netns: the one namespace shown, and its policy.
+            let only = app
+                .netns_only()
+                .and_then(|_| snap.scanned_namespaces().next().map(|(_, n)| n));
+            let own = only.unwrap_or_else(|| snap.own_namespace());
             title.push_str(&format!(
                 " ephemeral {} │ reserved {}",
                 own.policy.range, own.policy.reserved
             ));
             let n = snap.namespaces.len();
             match (n, narrow) {
+                _ if only.is_some() => title.push_str(&format!(
+                    " │ netns {} only",
+                    terminal_safe_cut(&own.name, 32)
+                )),
                 (1, true) => title.push_str(" │ 1 netns"),
                 (1, false) => title.push_str(" │ 1 namespace"),
                 (n, true) => title.push_str(&format!(" │ {n} netns")),
