@@ -160,17 +160,14 @@ impl OwnerCache {
     }
 
     fn keep(&mut self, proc_root: &Path, inode: u64, h: Holder, users: &mut UserNames) {
-        if !self.processes.contains_key(&h.pid) {
+        self.processes.entry(h.pid).or_insert_with(|| {
             let dir = proc_root.join(h.pid.to_string());
             let (info, clues) = process_info(&dir, h.pid, users);
-            self.processes.insert(
-                h.pid,
-                Kept {
-                    clues,
-                    info: Arc::new(info),
-                },
-            );
-        }
+            Kept {
+                clues,
+                info: Arc::new(info),
+            }
+        });
         self.holders.insert(inode, h);
     }
 

@@ -37,7 +37,7 @@ pub struct WalkStats {
     pub processes: usize,
     /// Descriptors looked at (one `fstatat` each).
     pub descriptors: usize,
-    /// The walk stopped before the last process, all wanted sockets found.
+    /// The walk stopped as soon as all wanted sockets were found.
     pub stopped_early: bool,
 }
 
@@ -71,7 +71,7 @@ impl SocketIndex {
                 let Some((pid, dir)) = pids.get(next.fetch_add(1, Ordering::Relaxed)) else {
                     break;
                 };
-                let added = part.add_process(*pid, dir);
+                let added = part.add_process(*pid, dir, &done);
                 let Some(only) = only else { continue };
                 let mut hits = added.iter().filter(|i| only.contains(i)).peekable();
                 if hits.peek().is_some() {
@@ -92,15 +92,17 @@ impl SocketIndex {
         index.denied |= other.denied;
         index.stats.processes += other.stats.processes;
         index.stats.descriptors += other.stats.descriptors;
-        index.stats.stopped_early = index.stats.processes < pids.len();
+        index.stats.stopped_early = done.load(Ordering::Relaxed);
         for (inode, holder) in other.holder_of {
             index.holder_of.entry(inode).or_insert(holder);
         }
         index
     }
 
-    /// Adds the sockets one process holds; returns their inodes.
-    fn add_process(&mut self, pid: i32, pid_dir: &Path) -> Vec<u64> {
+    /// Adds the sockets one process holds; returns their inodes. Gives up
+    /// when `done` is set meanwhile (the other walker found the last wanted
+    /// socket: no need to finish a big process).
+    fn add_process(&mut self, pid: i32, pid_dir: &Path, done: &AtomicBool) -> Vec<u64> {
         let mut added = Vec::new();
         let fd_dir = match openat(
             CWD,
@@ -127,6 +129,9 @@ impl SocketIndex {
                 continue; // `.` and `..`
             };
             self.stats.descriptors += 1;
+            if self.stats.descriptors % 64 == 0 && done.load(Ordering::Relaxed) {
+                break;
+            }
             // Following the link lands on the socket's own inode in sockfs.
             let Ok(st) = statat(&fd_dir, fd_name, AtFlags::empty()) else {
                 continue;
