@@ -5,24 +5,33 @@
 //! process it starts is ended when it finishes (holders exit when their
 //! stdin closes), and the namespace vanishes with the last of them.
 //!
-//! Environment knobs: `BENCH_SIZES` (connections, default `1000,10000,50000`),
+//! Two arrangements at every size, in the same run: the findings held by a
+//! small process started after the big holders (the common case on a real
+//! host), then by the last big holder (the worst case).
+//!
+//! Environment knobs: `BENCH_SIZES` (connections, default `1000,18000,50000`:
+//! 2k, 36k and 100k sockets),
 //! `BENCH_REPS` (default 5), `BENCH_DASH_SECS` (CPU window, default 60),
 //! `BENCH_REPRO_SECS` (default 3).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_selfconn-tui");
-/// Connections one holder process keeps (two descriptors each).
-const PER_HOLDER: usize = 4000;
+/// Connections one holder process keeps (two descriptors each: 12k).
+const PER_HOLDER: usize = 6000;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--hold") {
         hold(args[i + 1].parse().unwrap(), args[i + 2].parse().unwrap());
+        return;
+    }
+    if args.iter().any(|a| a == "--small") {
+        small();
         return;
     }
     // `cargo bench` passes `--bench`; a filter argument we ignore.
@@ -36,7 +45,7 @@ fn main() {
     enter_private_namespace();
     let reps = env_num("BENCH_REPS", 5);
     let sizes: Vec<usize> = std::env::var("BENCH_SIZES")
-        .unwrap_or_else(|_| "1000,10000,50000".into())
+        .unwrap_or_else(|_| "1000,18000,50000".into())
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
@@ -64,13 +73,17 @@ fn main() {
     repro_vs_c(repro_secs);
 
     let mut load = Load::default();
-    let extras = extra_listeners();
     for &n in &sizes {
         load.grow_to(n);
+        // Started after the big holders, as the client that connected to
+        // itself usually is on a real host.
+        let small = start_small();
         let sockets = count_rows("/proc/net/tcp") + count_rows("/proc/net/tcp6");
         println!(
-            "## {n} established connections ({sockets} sockets, {} listeners in and out of the range)",
-            extras.len()
+            "## {n} established connections ({sockets} sockets, {} holders of up to {} descriptors; the findings, {} listeners in and out of the range and a self-connect, held by a small process started after them)",
+            load.holders.len(),
+            2 * PER_HOLDER,
+            EXTRA_PORTS.len()
         );
         println!();
         println!("| command | median wall | peak RSS | vs reading the files | vs `ss -tanp` |");
@@ -95,25 +108,22 @@ fn main() {
             ),
         ];
         for (name, m) in rows {
-            println!(
-                "| {name} | {:.3} s | {:.1} MiB | {:.2}x | {:.2}x |",
-                m.wall.as_secs_f64(),
-                m.max_rss_kib as f64 / 1024.0,
-                m.wall.as_secs_f64() / floor.wall.as_secs_f64(),
-                m.wall.as_secs_f64() / ssp.wall.as_secs_f64(),
-            );
+            row(name, m, floor, ssp);
         }
         println!();
+        owner_walk(reps.max(5));
         if n == sizes[0] {
             dashboard_cpu(dash_secs);
             // A host with some sockets of its own, as the comparison base.
             namespaces(reps, 50);
         }
         if n == *sizes.last().unwrap() {
+            dashboard_cpu(dash_secs);
             dashboard_keys(reps.max(10));
         }
+        drop(small);
+        worst_case(&mut load, reps, ssp);
     }
-    drop(extras);
     drop(load);
     println!("(benchmark took {:.0} s)", started.elapsed().as_secs_f64());
 }
@@ -169,8 +179,37 @@ fn raise_fd_limit() {
     let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
 }
 
+/// One row of a comparison table.
+fn row(name: &str, m: Measured, floor: Measured, ssp: Measured) {
+    println!(
+        "| {name} | {:.3} s | {:.1} MiB | {:.2}x | {:.2}x |",
+        m.wall.as_secs_f64(),
+        m.max_rss_kib as f64 / 1024.0,
+        m.wall.as_secs_f64() / floor.wall.as_secs_f64(),
+        m.wall.as_secs_f64() / ssp.wall.as_secs_f64(),
+    );
+}
+
+/// A socket connected to itself, on a free port of the range: bind the
+/// source port to the destination, then connect (simultaneous open).
+fn self_connect() -> socket2::Socket {
+    use socket2::{Domain, SockAddr, Socket, Type};
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    s.set_reuse_address(true).unwrap();
+    s.bind(&SockAddr::from(addr)).unwrap();
+    s.connect(&SockAddr::from(addr)).unwrap();
+    s
+}
+
 /// A holder: keeps `n` loopback connections to its own listener on `port`
-/// until its stdin closes.
+/// until its stdin closes. A line `finding` on stdin makes it hold a
+/// self-connect too, `drop` lets it go; it answers `ok`.
 fn hold(n: usize, port: u16) {
     raise_fd_limit();
     let l = TcpListener::bind(("127.0.0.1", port)).expect("holder listener");
@@ -183,71 +222,117 @@ fn hold(n: usize, port: u16) {
     }
     println!("ready");
     std::io::stdout().flush().unwrap();
+    let mut finding = None;
+    for line in std::io::stdin().lines() {
+        match line.as_deref().map(str::trim) {
+            Ok("finding") => finding = Some(self_connect()),
+            Ok("drop") => finding = None,
+            _ => break,
+        }
+        println!("ok");
+        std::io::stdout().flush().unwrap();
+    }
+    drop(finding);
+}
+
+/// The small process: the extra listeners and a self-connect, until its
+/// stdin closes.
+fn small() {
+    let _listeners = extra_listeners();
+    let _sc = self_connect();
+    println!("ready");
+    std::io::stdout().flush().unwrap();
     let mut sink = Vec::new();
     let _ = std::io::stdin().read_to_end(&mut sink);
+}
+
+/// Starts the small process; it ends when the result is dropped.
+fn start_small() -> Load {
+    let mut load = Load::default();
+    load.spawn(
+        Command::new(std::env::current_exe().unwrap()).arg("--small"),
+        0,
+    );
+    load.wait_ready();
+    load
 }
 
 /// Holder processes; dropping it ends them.
 #[derive(Default)]
 struct Load {
     holders: Vec<Child>,
+    outs: Vec<BufReader<ChildStdout>>,
+    /// Connections each holder keeps.
+    sizes: Vec<usize>,
     connections: usize,
+    ready: usize,
 }
 
 impl Load {
-    fn grow_to(&mut self, n: usize) {
-        let exe = std::env::current_exe().unwrap();
-        let mut pending = Vec::new();
-        while self.connections < n {
-            let k = PER_HOLDER.min(n - self.connections);
-            let port = 20000 + self.holders.len() as u16;
-            let mut child = Command::new(&exe)
-                .args(["--hold", &k.to_string(), &port.to_string()])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .spawn()
-                .expect("holder starts");
-            pending.push(BufReader::new(child.stdout.take().unwrap()));
-            self.holders.push(child);
-            self.connections += k;
-        }
-        for mut out in pending {
+    fn spawn(&mut self, cmd: &mut Command, connections: usize) {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("holder starts");
+        self.outs.push(BufReader::new(child.stdout.take().unwrap()));
+        self.holders.push(child);
+        self.sizes.push(connections);
+        self.connections += connections;
+    }
+
+    /// Waits for every holder started since the last wait to say `ready`.
+    fn wait_ready(&mut self) {
+        for out in &mut self.outs[self.ready..] {
             let mut line = String::new();
             out.read_line(&mut line).unwrap();
             assert_eq!(line.trim(), "ready", "a holder failed");
         }
+        self.ready = self.outs.len();
     }
-}
 
-impl Load {
+    /// Tells holder `i` one line and waits for its `ok`.
+    fn tell(&mut self, i: usize, what: &str) {
+        let stdin = self.holders[i].stdin.as_mut().unwrap();
+        writeln!(stdin, "{what}").unwrap();
+        stdin.flush().unwrap();
+        let mut line = String::new();
+        self.outs[i].read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ok", "holder {i} did not do {what}");
+    }
+
+    fn grow_to(&mut self, n: usize) {
+        let exe = std::env::current_exe().unwrap();
+        while self.connections < n {
+            let k = PER_HOLDER.min(n - self.connections);
+            let port = 20000 + self.holders.len() as u16;
+            self.spawn(
+                Command::new(&exe).args(["--hold", &k.to_string(), &port.to_string()]),
+                k,
+            );
+        }
+        self.wait_ready();
+    }
+
     /// `n` more network namespaces, each with its own holder: a listener
     /// and one connection to it.
     fn in_namespaces(n: usize) -> Load {
         let exe = std::env::current_exe().unwrap();
         let mut load = Load::default();
-        let mut pending = Vec::new();
         for _ in 0..n {
-            let mut child = Command::new("unshare")
-                .args([
-                    "-n",
-                    "sh",
-                    "-c",
-                    r#"ip link set lo up && exec "$0" --hold 1 20000"#,
-                ])
-                .arg(&exe)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .spawn()
-                .expect("unshare starts");
-            pending.push(BufReader::new(child.stdout.take().unwrap()));
-            load.holders.push(child);
-            load.connections += 1;
+            load.spawn(
+                Command::new("unshare")
+                    .args([
+                        "-n",
+                        "sh",
+                        "-c",
+                        r#"ip link set lo up && exec "$0" --hold 1 20000"#,
+                    ])
+                    .arg(&exe),
+                1,
+            );
         }
-        for mut out in pending {
-            let mut line = String::new();
-            out.read_line(&mut line).unwrap();
-            assert_eq!(line.trim(), "ready", "a namespace holder failed");
-        }
+        load.wait_ready();
         load
     }
 }
@@ -262,10 +347,12 @@ impl Drop for Load {
     }
 }
 
-/// Listeners the scanner must classify: even and odd ports inside the
-/// range, and ports outside it.
+/// Ports of the listeners the scanner must classify: even and odd ports
+/// inside the range, and ports outside it.
+const EXTRA_PORTS: [u16; 8] = [40000, 40001, 50000, 50001, 22, 80, 443, 8080];
+
 fn extra_listeners() -> Vec<TcpListener> {
-    [40000, 40001, 50000, 50001, 22, 80, 443, 8080]
+    EXTRA_PORTS
         .iter()
         .filter_map(|p| TcpListener::bind(("0.0.0.0", *p)).ok())
         .collect()
@@ -460,6 +547,7 @@ fn warm_refresh(reps: usize) -> Duration {
 }
 
 fn dashboard_cpu(secs: u64) {
+    let connections = count_rows("/proc/net/tcp") + count_rows("/proc/net/tcp6");
     let d = Dashboard::start("1s");
     d.settle(Duration::from_millis(1500), Duration::from_secs(10));
     let ticks_per_sec = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
@@ -473,7 +561,7 @@ fn dashboard_cpu(secs: u64) {
     }
     let used = (d.cpu_ticks() - t0) as f64 / ticks_per_sec;
     println!(
-        "Dashboard at 1 s interval over {secs} s: {:.2}% of one core; peak RSS {:.1} MiB",
+        "Dashboard at 1 s interval over {secs} s, {connections} sockets, no new findings: {:.2}% of one core; peak RSS {:.1} MiB",
         100.0 * used / start.elapsed().as_secs_f64(),
         d.peak_rss_kib() as f64 / 1024.0
     );
@@ -631,4 +719,85 @@ fn repro_vs_c(secs: u64) {
         if c > 0.0 { ours / c } else { 0.0 }
     );
     println!();
+}
+
+/// What the owner lookup costs in a scanner that refreshes, as the
+/// dashboard's does: the first refresh walks, later ones (nothing new)
+/// reuse the owners they found and only check them.
+fn owner_walk(reps: usize) {
+    use selfconn_tui::sys::scanner::{OwnerScope, ScanOptions, Scanner};
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "| a refresh in process (the dashboard's scanner) | first refresh | later refreshes (median of {reps}) |"
+    );
+    println!("|---|---|---|");
+    for (label, scope) in [
+        ("findings' owners", OwnerScope::Findings),
+        ("every owner (all-sockets view)", OwnerScope::All),
+    ] {
+        let mut s = Scanner::new(ScanOptions {
+            owners: scope,
+            ..ScanOptions::default()
+        });
+        let t = Instant::now();
+        let _ = s.scan();
+        let first = t.elapsed();
+        let walked = s.owner_stats().walk;
+        let mut later_descriptors = 0;
+        let mut times: Vec<Duration> = (0..reps)
+            .map(|_| {
+                let t = Instant::now();
+                let _ = s.scan();
+                later_descriptors += s.owner_stats().walk.descriptors;
+                t.elapsed()
+            })
+            .collect();
+        times.sort();
+        println!(
+            "| {label} | {:.1} ms, {} descriptors walked in {} processes | {:.1} ms, {} descriptors walked in all {reps} |",
+            ms(first),
+            walked.descriptors,
+            walked.processes,
+            ms(times[times.len() / 2]),
+            later_descriptors
+        );
+    }
+    println!();
+}
+
+/// The worst case: the only finding held by the last of the biggest
+/// holders, which every likely-first rule puts last.
+fn worst_case(load: &mut Load, reps: usize, ssp: Measured) {
+    use selfconn_tui::sys::scanner::{ScanOptions, Scanner};
+    let Some(i) = (0..load.sizes.len()).max_by_key(|&i| load.sizes[i]) else {
+        return;
+    };
+    load.tell(i, "finding");
+    let mut s = Scanner::new(ScanOptions::default());
+    let _ = s.scan();
+    let walked = s.owner_stats().walk;
+    println!(
+        "### Worst case: the finding held by the last big holder ({} descriptors); walked {} descriptors in {} processes to find it",
+        2 * load.sizes[i] + 2,
+        walked.descriptors,
+        walked.processes
+    );
+    println!();
+    println!("| command | median wall | peak RSS | vs reading the files | vs `ss -tanp` |");
+    println!("|---|---|---|---|---|");
+    let floor = measure(reps, "cat", &["/proc/net/tcp", "/proc/net/tcp6"]);
+    row(
+        "`cat /proc/net/tcp /proc/net/tcp6` (the floor)",
+        floor,
+        floor,
+        ssp,
+    );
+    row(
+        "`selfconn-tui scan --json` (owners of findings)",
+        measure(reps, BIN, &["scan", "--json"]),
+        floor,
+        ssp,
+    );
+    println!();
+    load.tell(i, "drop");
 }

@@ -10,6 +10,8 @@ pub mod live;
 pub mod namespaces;
 pub mod netns;
 pub mod nsjoin;
+pub mod owner_cache;
+pub mod owner_order;
 pub mod owners;
 pub mod process;
 pub mod procnet;

@@ -10,54 +10,58 @@
 //! directory's fd does it, without the kernel formatting a link text.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use rustix::fs::{AtFlags, CWD, Dir, FileType, Mode, OFlags, openat, statat};
 
-use super::process::ProcessFacts;
+pub use super::owner_cache::{Lookup, OwnerCache};
+use super::owner_order::{self, Likely, ProcessClues};
+use super::process::{ProcessFacts, StatClues};
 use crate::core::snapshot::{ProcessInfo, UnknownOwner};
 
-/// Which sockets' owners to look up.
-#[derive(Debug, Clone)]
-pub enum Wanted {
-    /// Every socket's.
-    All,
-    /// Only these inodes; the walk stops once all are found.
-    Inodes(HashSet<u64>),
+/// Where a socket was found: the process, and the descriptor number in it
+/// (which a later refresh can check cheaply, see [`super::owner_cache`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Holder {
+    pub pid: i32,
+    pub fd: i32,
+}
+
+/// How much a walk cost: what tests and benchmarks read instead of times.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WalkStats {
+    /// Processes whose fd directory was read.
+    pub processes: usize,
+    /// Descriptors looked at (one `fstatat` each).
+    pub descriptors: usize,
+    /// The walk stopped as soon as all wanted sockets were found.
+    pub stopped_early: bool,
 }
 
 /// Every socket inode held by a process (or the wanted ones), and which
 /// process: the raw result of the fd walk.
 #[derive(Debug, Default)]
 pub struct SocketIndex {
-    pid_of: HashMap<u64, i32>,
+    holder_of: HashMap<u64, Holder>,
     /// Some fd directories could not be read (another user's, without root).
     pub denied: bool,
+    pub stats: WalkStats,
 }
 
 impl SocketIndex {
     /// Walks `proc_root/[pid]/fd`, two walkers taking processes in turn.
     /// Processes that exit during the walk are skipped; the first holder of
-    /// a shared socket is kept. With `only`, the walk stops as soon as
-    /// every one of those sockets has been found (a findings-only scan
-    /// needs no more).
-    pub fn build(proc_root: &Path, only: Option<&HashSet<u64>>) -> SocketIndex {
+    /// a shared socket is kept. With `only`, the likely holders are walked
+    /// first (see [`super::owner_order`]) and the walk stops as soon as
+    /// every one of those sockets has been found.
+    pub fn build(proc_root: &Path, only: Option<&HashSet<u64>>, likely: &Likely) -> SocketIndex {
         if only.is_some_and(HashSet::is_empty) {
             return SocketIndex::default();
         }
-        let Ok(dir) = std::fs::read_dir(proc_root) else {
-            return SocketIndex::default();
-        };
-        let pids: Vec<(i32, std::path::PathBuf)> = dir
-            .flatten()
-            .filter_map(|d| {
-                let pid = d.file_name().to_str()?.parse::<i32>().ok()?;
-                Some((pid, d.path()))
-            })
-            .collect();
+        let pids = walk_order(proc_root, only.is_some(), likely);
         let next = AtomicUsize::new(0);
         let found: Mutex<HashSet<u64>> = Mutex::default();
         let done = AtomicBool::new(false);
@@ -67,7 +71,7 @@ impl SocketIndex {
                 let Some((pid, dir)) = pids.get(next.fetch_add(1, Ordering::Relaxed)) else {
                     break;
                 };
-                let added = part.add_process(*pid, dir);
+                let added = part.add_process(*pid, dir, &done);
                 let Some(only) = only else { continue };
                 let mut hits = added.iter().filter(|i| only.contains(i)).peekable();
                 if hits.peek().is_some() {
@@ -86,14 +90,19 @@ impl SocketIndex {
             (mine, helper.join().unwrap_or_default())
         });
         index.denied |= other.denied;
-        for (inode, pid) in other.pid_of {
-            index.pid_of.entry(inode).or_insert(pid);
+        index.stats.processes += other.stats.processes;
+        index.stats.descriptors += other.stats.descriptors;
+        index.stats.stopped_early = done.load(Ordering::Relaxed);
+        for (inode, holder) in other.holder_of {
+            index.holder_of.entry(inode).or_insert(holder);
         }
         index
     }
 
-    /// Adds the sockets one process holds; returns their inodes.
-    fn add_process(&mut self, pid: i32, pid_dir: &Path) -> Vec<u64> {
+    /// Adds the sockets one process holds; returns their inodes. Gives up
+    /// when `done` is set meanwhile (the other walker found the last wanted
+    /// socket: no need to finish a big process).
+    fn add_process(&mut self, pid: i32, pid_dir: &Path, done: &AtomicBool) -> Vec<u64> {
         let mut added = Vec::new();
         let fd_dir = match openat(
             CWD,
@@ -107,20 +116,30 @@ impl SocketIndex {
                 return added;
             }
         };
+        self.stats.processes += 1;
         let Ok(mut entries) = Dir::read_from(&fd_dir) else {
             return added;
         };
         while let Some(Ok(entry)) = entries.read() {
             let fd_name = entry.file_name();
-            if fd_name.to_bytes().first() == Some(&b'.') {
-                continue;
+            let Some(fd) = std::str::from_utf8(fd_name.to_bytes())
+                .ok()
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
+                continue; // `.` and `..`
+            };
+            self.stats.descriptors += 1;
+            if self.stats.descriptors % 64 == 0 && done.load(Ordering::Relaxed) {
+                break;
             }
             // Following the link lands on the socket's own inode in sockfs.
             let Ok(st) = statat(&fd_dir, fd_name, AtFlags::empty()) else {
                 continue;
             };
             if FileType::from_raw_mode(st.st_mode) == FileType::Socket {
-                self.pid_of.entry(st.st_ino).or_insert(pid);
+                self.holder_of
+                    .entry(st.st_ino)
+                    .or_insert(Holder { pid, fd });
                 added.push(st.st_ino);
             }
         }
@@ -128,16 +147,50 @@ impl SocketIndex {
     }
 
     pub fn pid_of(&self, inode: u64) -> Option<i32> {
-        self.pid_of.get(&inode).copied()
+        self.holder_of.get(&inode).map(|h| h.pid)
+    }
+
+    pub fn holder_of(&self, inode: u64) -> Option<Holder> {
+        self.holder_of.get(&inode).copied()
     }
 
     pub fn len(&self) -> usize {
-        self.pid_of.len()
+        self.holder_of.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.pid_of.is_empty()
+        self.holder_of.is_empty()
     }
+}
+
+/// The processes under `proc_root`, in the order to walk them: the likely
+/// holders first when looking for a few sockets, else pid order (a full
+/// walk reads them all anyway, so the clues would be wasted).
+fn walk_order(proc_root: &Path, looking_for_some: bool, likely: &Likely) -> Vec<(i32, PathBuf)> {
+    let Ok(dir) = std::fs::read_dir(proc_root) else {
+        return Vec::new();
+    };
+    let mut pids: Vec<(i32, PathBuf)> = dir
+        .flatten()
+        .filter_map(|d| {
+            let pid = d.file_name().to_str()?.parse::<i32>().ok()?;
+            Some((pid, d.path()))
+        })
+        .collect();
+    if !looking_for_some {
+        return pids;
+    }
+    let fd_counts = owner_order::fd_counts_known(proc_root);
+    let mut clues: Vec<ProcessClues> = pids
+        .iter()
+        .map(|(pid, dir)| owner_order::clues(*pid, dir, fd_counts))
+        .collect();
+    owner_order::order(&mut clues, likely);
+    let mut dirs: HashMap<i32, PathBuf> = pids.drain(..).collect();
+    clues
+        .iter()
+        .filter_map(|c| Some((c.pid, dirs.remove(&c.pid)?)))
+        .collect()
 }
 
 /// The owners of the wanted sockets, with their process details.
@@ -149,43 +202,8 @@ pub struct OwnerMap {
 }
 
 impl OwnerMap {
-    /// Looks up the wanted inodes in `index`, reading each holding
-    /// process's details once.
-    pub fn resolve(
-        index: &SocketIndex,
-        proc_root: &Path,
-        wanted: &Wanted,
-        users: &mut UserNames,
-    ) -> OwnerMap {
-        let mut map = OwnerMap {
-            denied: index.denied,
-            ..OwnerMap::default()
-        };
-        let mut processes: HashMap<i32, Arc<ProcessInfo>> = HashMap::new();
-        let mut add = |inode: u64, pid: i32, map: &mut OwnerMap| {
-            let info = processes
-                .entry(pid)
-                .or_insert_with(|| {
-                    Arc::new(process_info(&proc_root.join(pid.to_string()), pid, users))
-                })
-                .clone();
-            map.by_inode.insert(inode, info);
-        };
-        match wanted {
-            Wanted::All => {
-                for (&inode, &pid) in &index.pid_of {
-                    add(inode, pid, &mut map);
-                }
-            }
-            Wanted::Inodes(set) => {
-                for &inode in set {
-                    if let Some(pid) = index.pid_of(inode) {
-                        add(inode, pid, &mut map);
-                    }
-                }
-            }
-        }
-        map
+    pub(super) fn new(by_inode: HashMap<u64, Arc<ProcessInfo>>, denied: bool) -> OwnerMap {
+        OwnerMap { by_inode, denied }
     }
 
     pub fn get(&self, inode: u64) -> Option<&Arc<ProcessInfo>> {
@@ -212,25 +230,30 @@ impl OwnerMap {
     }
 }
 
-/// Finds the owners of the wanted sockets in one go (walk, then resolve).
-pub fn find_owners(proc_root: &Path, wanted: &Wanted, users: &mut UserNames) -> OwnerMap {
-    let only = match wanted {
-        Wanted::All => None,
-        Wanted::Inodes(set) => Some(set),
-    };
-    OwnerMap::resolve(
-        &SocketIndex::build(proc_root, only),
+/// Finds the owners of these sockets in one go, with nothing known before
+/// (a scanner keeps an [`OwnerCache`] between refreshes instead).
+pub fn find_owners(proc_root: &Path, inodes: &[u64], users: &mut UserNames) -> OwnerMap {
+    OwnerCache::default().lookup(
         proc_root,
-        wanted,
+        &Lookup {
+            wanted: inodes,
+            exact: &HashSet::new(),
+            likely: &Likely::default(),
+        },
         users,
     )
 }
 
-/// Name, command line and user of a process. Read only for processes that
-/// hold a wanted socket, so a few per scan.
-fn process_info(pid_dir: &Path, pid: i32, users: &mut UserNames) -> ProcessInfo {
+/// Name, command line and user of a process, and its start time (which
+/// tells a later refresh that the pid still names the same process). Read
+/// only for processes that hold a wanted socket, so a few per scan.
+pub(super) fn process_info(
+    pid_dir: &Path,
+    pid: i32,
+    users: &mut UserNames,
+) -> (ProcessInfo, StatClues) {
     let facts = ProcessFacts::read(pid_dir, true);
-    ProcessInfo {
+    let info = ProcessInfo {
         pid,
         name: facts.program(),
         cmdline: facts.command_line(),
@@ -238,7 +261,8 @@ fn process_info(pid_dir: &Path, pid: i32, users: &mut UserNames) -> ProcessInfo 
             .uid
             .map(|u| users.name(u).to_string())
             .unwrap_or_else(|| "?".into()),
-    }
+    };
+    (info, facts.stat_clues())
 }
 
 /// Caches uid -> user name lookups (`/etc/passwd` through NSS).
@@ -276,11 +300,7 @@ mod tests {
             .unwrap()
             .ino();
         let mut users = UserNames::default();
-        let map = find_owners(
-            Path::new("/proc"),
-            &Wanted::Inodes([inode].into()),
-            &mut users,
-        );
+        let map = find_owners(Path::new("/proc"), &[inode], &mut users);
         let p = map.get(inode).expect("owner found");
         assert_eq!(p.pid, std::process::id() as i32);
         assert!(!p.cmdline.is_empty());
@@ -298,12 +318,23 @@ mod tests {
                 .unwrap()
                 .ino()
         };
-        let all = SocketIndex::build(Path::new("/proc"), None);
+        let all = SocketIndex::build(Path::new("/proc"), None, &Likely::default());
         let me = std::process::id() as i32;
         assert_eq!(all.pid_of(ino(&a)), Some(me));
         assert_eq!(all.pid_of(ino(&b)), Some(me));
-        let only_a = SocketIndex::build(Path::new("/proc"), Some(&[ino(&a)].into()));
+        let only_a = SocketIndex::build(
+            Path::new("/proc"),
+            Some(&[ino(&a)].into()),
+            &Likely::default(),
+        );
         assert_eq!(only_a.pid_of(ino(&a)), Some(me));
-        assert!(SocketIndex::build(Path::new("/proc"), Some(&HashSet::new())).is_empty());
+        assert!(
+            SocketIndex::build(
+                Path::new("/proc"),
+                Some(&HashSet::new()),
+                &Likely::default()
+            )
+            .is_empty()
+        );
     }
 }

@@ -24,6 +24,9 @@ pub struct ProcessFacts {
     pub exe: Option<PathBuf>,
     /// Its effective uid.
     pub uid: Option<u32>,
+    /// When it started, in clock ticks after boot (with the pid, this names
+    /// one process: a pid is reused only by a later one).
+    pub start_time: Option<u64>,
 }
 
 impl ProcessFacts {
@@ -33,18 +36,26 @@ impl ProcessFacts {
         let Ok(p) = Process::new_with_root(pid_dir.to_path_buf()) else {
             return ProcessFacts::default();
         };
+        let stat = p.stat().ok();
         ProcessFacts {
             cmdline: p.cmdline().unwrap_or_else(|_| lossy_cmdline(pid_dir)),
-            comm: p
-                .stat()
-                .map(|s| s.comm)
-                .unwrap_or_else(|_| comm_file(pid_dir)),
+            start_time: stat.as_ref().map(|s| s.starttime),
+            comm: stat.map(|s| s.comm).unwrap_or_else(|| comm_file(pid_dir)),
             exe: p.exe().ok(),
             uid: if with_uid {
                 p.status().ok().map(|s| s.euid)
             } else {
                 None
             },
+        }
+    }
+
+    /// What tells a later look that this is still the same process, with
+    /// the same name.
+    pub fn stat_clues(&self) -> StatClues {
+        StatClues {
+            start: self.start_time.unwrap_or(0),
+            comm: self.comm.clone(),
         }
     }
 
@@ -65,6 +76,28 @@ impl ProcessFacts {
         } else {
             self.cmdline.join(" ")
         }
+    }
+}
+
+/// A process's start time and kernel name, from one read of
+/// `/proc/PID/stat`: a pid whose start time changed names another process;
+/// a name that changed means an `exec`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatClues {
+    pub start: u64,
+    pub comm: String,
+}
+
+impl StatClues {
+    /// `None` when the process is gone (or `stat` cannot be read).
+    pub fn read(pid_dir: &Path) -> Option<StatClues> {
+        let stat = Process::new_with_root(pid_dir.to_path_buf())
+            .and_then(|p| p.stat())
+            .ok()?;
+        Some(StatClues {
+            start: stat.starttime,
+            comm: stat.comm,
+        })
     }
 }
 
@@ -164,6 +197,10 @@ mod tests {
         let exe = std::env::current_exe().unwrap();
         assert_eq!(me.exe.as_deref(), Some(exe.as_path()));
         assert_eq!(me.program(), exe.file_name().unwrap().to_str().unwrap());
+        let clues = StatClues::read(Path::new("/proc/self")).unwrap();
+        assert_eq!(clues, me.stat_clues());
+        assert!(clues.start > 0);
+        assert!(StatClues::read(Path::new("/proc/999999999")).is_none());
         let cap_eff = std::fs::read_to_string("/proc/self/status")
             .unwrap()
             .lines()

@@ -8,9 +8,11 @@
 //! 2. each namespace's port policy and tables (on the live kernel, see
 //!    [`super::live`] for what is joined, cached and read through netlink);
 //! 3. each socket classified against its own namespace's policy;
-//! 4. then, knowing the findings, one walk over `/proc/PID/fd` for their
-//!    owners (all namespaces at once: a socket inode is unique on the
-//!    host), which a findings-only scan stops as soon as they are found.
+//! 4. then, knowing the findings, their owners: those kept from earlier
+//!    refreshes, checked ([`super::owner_cache`]), and one walk over
+//!    `/proc/PID/fd` for the others (all namespaces at once: a socket inode
+//!    is unique on the host), likely holders first
+//!    ([`super::owner_order`]), stopped as soon as they are found.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -21,7 +23,9 @@ use chrono::Local;
 
 use super::namespaces::{self, Candidate, Naming};
 use super::netns::{RUN_NETNS, ns_link_inode};
-use super::owners::{OwnerMap, UserNames, Wanted, find_owners};
+use super::owner_cache::{Lookup, OwnerCache, OwnerStats};
+use super::owner_order::Likely;
+use super::owners::{OwnerMap, UserNames};
 use super::procnet::read_policy;
 use super::select::select;
 use super::source::Source;
@@ -104,6 +108,9 @@ pub struct Scanner {
     source: Source,
     naming: Naming,
     users: UserNames,
+    owners: OwnerCache,
+    /// Pids to walk first at the next scan (see [`Scanner::hint_owners`]).
+    hints: HashSet<i32>,
     my_uid: u32,
 }
 
@@ -114,6 +121,8 @@ impl Scanner {
             options,
             naming: Naming::default(),
             users: UserNames::default(),
+            owners: OwnerCache::default(),
+            hints: HashSet::new(),
             my_uid: nix::unistd::geteuid().as_raw(),
         }
     }
@@ -125,15 +134,55 @@ impl Scanner {
         // host): knowing the findings, a findings-only scan stops the walk
         // as soon as their holders are found. Walking beside the table
         // reads instead measured no faster on two cores: both compete for
-        // the kernel.
-        let wanted = match self.options.owners {
-            OwnerScope::All => Wanted::All,
-            OwnerScope::Findings => Wanted::Inodes(finding_inodes(&snapshot)),
-        };
-        let owners = find_owners(self.source.root(), &wanted, &mut self.users);
+        // the kernel. Owners known from earlier refreshes are checked, not
+        // looked for again.
+        let owners = self.find_owners(&snapshot);
         self.attach_owners(&mut snapshot.sockets, &owners);
         snapshot.scan_micros = started.elapsed().as_micros() as u64;
         Ok(snapshot)
+    }
+
+    /// Pids of processes to look at first for the next scan's owners (a
+    /// live kernel event names the process that made a self-connect): the
+    /// walk then usually stops after them.
+    pub fn hint_owners(&mut self, pids: impl IntoIterator<Item = i32>) {
+        self.hints.extend(pids);
+    }
+
+    /// What the last scan's owner lookup cost: descriptors walked, owners
+    /// reused.
+    pub fn owner_stats(&self) -> OwnerStats {
+        self.owners.stats()
+    }
+
+    fn find_owners(&mut self, snapshot: &Snapshot) -> OwnerMap {
+        self.owners
+            .forget_gone(snapshot.sockets.iter().map(|s| s.entry.inode));
+        let findings: HashSet<u64> = finding_inodes(snapshot);
+        let wanted: Vec<u64> = match self.options.owners {
+            OwnerScope::All => snapshot
+                .sockets
+                .iter()
+                .map(|s| s.entry.inode)
+                .filter(|&i| i != 0)
+                .collect(),
+            OwnerScope::Findings => findings.iter().copied().collect(),
+        };
+        let likely = Likely {
+            first: std::mem::take(&mut self.hints),
+            netns: snapshot
+                .findings()
+                .map(|s| snapshot.namespace_of(s).id)
+                .collect(),
+            uids: snapshot.findings().map(|s| s.entry.uid).collect(),
+        };
+        let ask = Lookup {
+            wanted: &wanted,
+            exact: &findings,
+            likely: &likely,
+        };
+        self.owners
+            .lookup(self.source.root(), &ask, &mut self.users)
     }
 
     /// Everything but the owners: namespaces, policies, tables, findings.
