@@ -14,7 +14,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::pane_block;
-use crate::core::changes::{ChangeKind, ListenerAppeared, ListenerGone, NetnsRef, SelfConnect};
+use crate::core::changes::{
+    ChangeKind, ListenerAppeared, ListenerGone, LiveOwner, NetnsRef, RetryStorm, SelfConnect,
+    SelfConnectCaught,
+};
 use crate::core::sanitize::{terminal_safe, terminal_safe_cut};
 use crate::core::snapshot::{Owner, UnknownOwner};
 use crate::tui::app::{App, Effect};
@@ -65,6 +68,15 @@ fn owner_words(owner: &Owner) -> String {
     }
 }
 
+/// The process behind a live event, or the task id the kernel gave when
+/// it was gone before it could be read.
+pub fn live_owner_words(owner: Option<&LiveOwner>, tid: i32) -> String {
+    match owner {
+        Some(o) => format!("pid {} {}", o.pid, terminal_safe_cut(&o.process, NAME_WIDTH)),
+        None => format!("task {tid} (gone before it could be read)"),
+    }
+}
+
 fn ns_name(ns: &NetnsRef) -> std::borrow::Cow<'_, str> {
     terminal_safe_cut(&ns.name, NAME_WIDTH)
 }
@@ -78,7 +90,9 @@ impl LogEntry {
         match kind {
             ChangeKind::SelfConnectSeen(_)
             | ChangeKind::SelfConnectGone(_)
-            | ChangeKind::PortStolen(_) => Level::Alert,
+            | ChangeKind::PortStolen(_)
+            | ChangeKind::SelfConnectCaught(_)
+            | ChangeKind::RetryStormStarted(_) => Level::Alert,
             ChangeKind::ListenerAppeared(_)
             | ChangeKind::ListenerGone(_)
             | ChangeKind::ListenerRiskChanged(_) => Level::Warning,
@@ -137,6 +151,15 @@ impl LogEntry {
             ChangeKind::ListenerGone(l) => self.listener_gone(l),
             ChangeKind::SelfConnectSeen(s) => self.self_connect_seen(s),
             ChangeKind::SelfConnectGone(s) => self.self_connect_gone(s),
+            ChangeKind::SelfConnectCaught(c) => self.self_connect_caught(c),
+            ChangeKind::RetryStormStarted(r) => format!(
+                "{}RETRY STORM ({} risk, {}/s): {}",
+                self.in_ns(&r.netns),
+                r.risk,
+                r.rate_per_sec,
+                terminal_safe(&r.explanation())
+            ),
+            ChangeKind::RetryStormEnded(r) => self.storm_ended(r),
             ChangeKind::PortStolen(i) => format!(
                 "{}PORT STOLEN {}",
                 self.in_ns(&i.netns),
@@ -172,6 +195,25 @@ impl LogEntry {
                 ""
             },
             if self.ongoing { ", still there" } else { "" },
+        )
+    }
+
+    fn self_connect_caught(&self, c: &SelfConnectCaught) -> String {
+        format!(
+            "{}SELF-CONNECT CAUGHT {} ↔ itself, made by {} (kernel event)",
+            self.in_ns(&c.netns),
+            c.addr,
+            live_owner_words(c.owner.as_ref(), c.tid),
+        )
+    }
+
+    fn storm_ended(&self, r: &RetryStorm) -> String {
+        format!(
+            "{}retry storm on {} ended: {} refused in all, {}",
+            self.in_ns(&r.netns),
+            r.target,
+            r.total,
+            live_owner_words(r.owner.as_ref(), r.pid),
         )
     }
 
