@@ -19,7 +19,7 @@ use crate::core::live::{self, LiveEvent, StormChange, StormKey, StormStats, trie
 use crate::core::ports::{PortPolicy, PortRange, Risk};
 use crate::core::snapshot::{Owner, ProcessInfo, Snapshot};
 use crate::core::socket::Family;
-use crate::core::words::{group, plural};
+use crate::core::words::{group, plural_noun};
 
 /// Caught self-connects kept until cleared; the oldest go first.
 const KEEP_CAUGHT: usize = 256;
@@ -138,9 +138,10 @@ impl RetryStorm {
             None => format!("pid {}", self.pid),
         };
         let head = format!(
-            "{who} was refused {} in {} s on {}; nothing listens there and the port is inside \
-             the range",
-            plural(self.refusals, "time", "times"),
+            "{who} was refused {} {} in {} s on {}; nothing listens there and the port is \
+             inside the range",
+            group(self.refusals),
+            plural_noun(self.refusals, "time", "times"),
             self.window_secs,
             self.target,
         );

@@ -327,3 +327,15 @@ pub fn remove_own_instances() -> usize {
         .map(|root| instance::remove_own(&root))
         .unwrap_or(0)
 }
+
+/// The configuration for watching the namespaces of `snap`: refused
+/// connects on the widest of their ranges.
+pub fn config_for(snap: &crate::core::snapshot::Snapshot, proc_root: &Path) -> LiveConfig {
+    LiveConfig {
+        reset_ports: crate::core::live::widest_range(
+            snap.namespaces.iter().map(|n| n.policy.range),
+        ),
+        proc_root: proc_root.to_path_buf(),
+        ..LiveConfig::default()
+    }
+}
