@@ -42,7 +42,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "ms" => 0.001,
         "m" => 60.0,
         "h" => 3600.0,
-        _ => return Err(format!("{text:?}: use seconds, or ms, s, m, h (e.g. 5, 500ms, 2m)")),
+        _ => {
+            return Err(format!(
+                "{text:?}: use seconds, or ms, s, m, h (e.g. 5, 500ms, 2m)"
+            ));
+        }
     };
     match number.parse::<f64>() {
         Ok(n) if n > 0.0 && n * scale <= 30.0 * 86_400.0 => Ok(Duration::from_secs_f64(n * scale)),

@@ -128,12 +128,14 @@ fn family_of(addr: SocketAddr) -> Family {
 fn finding(kind: &ChangeKind) -> Option<FindingFields<'_>> {
     use ChangeKind as K;
     Some(match kind {
-        K::SelfConnectSeen(s) | K::SelfConnectGone(s) => FindingFields::new("self_connect", &s.netns)
-            .family(s.family)
-            .local(s.addr)
-            .remote(s.addr)
-            .state(s.state)
-            .owner(&s.owner),
+        K::SelfConnectSeen(s) | K::SelfConnectGone(s) => {
+            FindingFields::new("self_connect", &s.netns)
+                .family(s.family)
+                .local(s.addr)
+                .remote(s.addr)
+                .state(s.state)
+                .owner(&s.owner)
+        }
         K::SelfConnectCaught(c) => FindingFields::new("self_connect", &c.netns)
             .family(c.family)
             .local(c.addr)
@@ -266,13 +268,16 @@ mod tests {
         };
         let v = line(&Change {
             time: at(),
-            kind: ChangeKind::SelfConnectCaught(c),
+            kind: ChangeKind::SelfConnectCaught(Box::new(c)),
         });
         assert_eq!(v["event"], "self_connect_caught");
         assert_eq!(v["time"], at().to_rfc3339());
         assert_eq!(v["kind"], "self_connect");
         assert_eq!(v["local_addr"], "127.0.0.1");
-        assert_eq!((v["local_port"].as_u64(), v["remote_port"].as_u64()), (Some(45000), Some(45000)));
+        assert_eq!(
+            (v["local_port"].as_u64(), v["remote_port"].as_u64()),
+            (Some(45000), Some(45000))
+        );
         assert_eq!(v["state"], "SYN_RECV");
         assert_eq!(v["pid"], 4242);
         // JSON stays exact: the escape byte is escaped by serde, not replaced.
@@ -309,7 +314,7 @@ mod tests {
         };
         let v = line(&Change {
             time: at(),
-            kind: ChangeKind::RetryStormStarted(r),
+            kind: ChangeKind::RetryStormStarted(Box::new(r)),
         });
         assert_eq!(v["event"], "retry_storm_started");
         assert_eq!(v["kind"], "retry_storm");

@@ -16,7 +16,7 @@ use super::repro::{ReproEffect, ReproRequest, ReproState, ReproUpdate, ScanFacts
 use super::text::append_typed;
 use super::text_input::{self, TextEdit};
 use super::theme::Theme;
-use super::tracker::Tracker;
+use super::tracker::{LiveCatchStatus, Tracker};
 use super::view::{Filter, SearchIndex, Sort, TableView};
 use crate::core::ports::PortPolicy;
 use crate::core::snapshot::{Counts, Namespace, Snapshot, Socket};
@@ -66,6 +66,10 @@ pub enum Effect {
     ToggleDetails,
     /// A change of the repro pane (opening and closing it included).
     Repro(ReproEffect),
+    /// Forget the self-connects caught live (`C`).
+    ClearCaught,
+    /// Whether live catch runs, or why not (for the header).
+    LiveCatch(LiveCatchStatus),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -256,7 +260,8 @@ impl App {
     pub fn on_scan(&mut self, scan: ScanResult) {
         self.scans_seen += 1;
         match scan.result {
-            Ok(snap) => {
+            Ok(mut snap) => {
+                self.tracker.attribute(&mut snap);
                 self.tracker.observe(&snap);
                 self.failure = None;
                 if self.is_paused() {
@@ -271,6 +276,11 @@ impl App {
                 self.failure = Some((scan.at, msg));
             }
         }
+    }
+
+    /// An event of live catch: the log records it at once, paused or not.
+    pub fn on_live(&mut self, caught: &crate::sys::tracefs::Caught) -> bool {
+        self.tracker.observe_live(caught)
     }
 
     fn show(&mut self, snap: Snapshot) {
@@ -386,6 +396,10 @@ impl App {
                 self.set_filter("");
             }
             Effect::Clear => return self.clear(),
+            Effect::ClearCaught => {
+                self.tracker.clear_caught();
+            }
+            Effect::LiveCatch(status) => self.tracker.set_live_catch(status),
             Effect::ToggleDetails => {
                 if self.zoom.is_some() {
                     self.zoom = None;

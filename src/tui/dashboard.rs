@@ -47,6 +47,7 @@ fn global_effect(action: Action) -> Option<Effect> {
         Action::Redraw => Effect::FullRedraw,
         Action::Details => Effect::ToggleDetails,
         Action::OpenRepro => Effect::Repro(ReproEffect::Open),
+        Action::ClearCaught => Effect::ClearCaught,
         Action::Up
         | Action::Down
         | Action::Top
@@ -123,6 +124,7 @@ impl Dashboard {
                 self.on_scan(*scan);
                 true
             }
+            Event::Live(caught) => self.app.on_live(&caught),
             Event::Repro(update) => {
                 self.app.on_repro(*update);
                 true

@@ -45,6 +45,8 @@ pub enum Action {
     Details,
     /// Open (or focus) the reproduction pane.
     OpenRepro,
+    /// Forget the self-connects caught live.
+    ClearCaught,
 }
 
 /// A key of the repro pane, while it has the focus.

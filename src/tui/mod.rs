@@ -48,12 +48,15 @@ use std::time::{Duration, Instant};
 use chrono::{Local, Timelike};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
+use crate::core::ports::PortRange;
 use crate::sys::scanner::ScanOptions;
+use crate::sys::tracefs;
 use app::Request;
 use dashboard::Dashboard;
 use event::{Event, SignalThread};
 use repro::ReproRunner;
 use theme::Theme;
+use tracker::LiveCatchStatus;
 use worker::ScanWorker;
 
 /// How often the screen is redrawn while a repro loop runs.
@@ -102,7 +105,7 @@ pub fn run(config: Config) -> ExitCode {
     let stop_input = Arc::new(AtomicBool::new(false));
     let started = ScanWorker::spawn(
         ScanOptions {
-            proc_root: config.proc_root,
+            proc_root: config.proc_root.clone(),
             owners: worker::owner_scope(false),
             ..ScanOptions::default()
         },
@@ -110,6 +113,8 @@ pub fn run(config: Config) -> ExitCode {
         tx.clone(),
     )
     .and_then(|w| event::spawn_input(tx.clone(), Arc::clone(&stop_input)).map(|_| w));
+    // Live catch: its events come through the same channel.
+    let live = start_live_catch(&mut dash, &config.proc_root, tx.clone());
     drop(tx);
     let worker = match started {
         Ok(w) => w,
@@ -138,6 +143,13 @@ pub fn run(config: Config) -> ExitCode {
     // The repro loops stop first (within a few milliseconds); the terminal
     // is restored while they do; then they are waited for.
     runner.stop();
+    // The tracing instance goes on every way out: here after q or a
+    // signal, in the hook or while unwinding after a panic.
+    if let Some(live) = live
+        && let Err(e) = live.stop()
+    {
+        eprintln!("selfconn-tui: cannot remove the tracing instance: {e}");
+    }
     stop_input.store(true, Ordering::Relaxed);
     worker.stop();
     signals.close();
@@ -153,6 +165,49 @@ pub fn run(config: Config) -> ExitCode {
         }
         Exit::Panicked => ExitCode::from(101),
     }
+}
+
+/// Starts live catch when this host allows it (root, tracefs) and says
+/// in the header whether it runs or why not. The refused connects are
+/// watched on the widest of this namespace's range and the kernel's
+/// default (other namespaces mostly keep the default).
+fn start_live_catch(
+    dash: &mut Dashboard,
+    proc_root: &std::path::Path,
+    tx: mpsc::Sender<Event>,
+) -> Option<tracefs::LiveCatch> {
+    let own = std::fs::read_to_string(proc_root.join("sys/net/ipv4/ip_local_port_range"))
+        .ok()
+        .and_then(|t| PortRange::parse(&t).ok());
+    let config = tracefs::LiveConfig {
+        reset_ports: crate::core::live::widest_range(
+            own.into_iter().chain([PortRange::KERNEL_DEFAULT]),
+        ),
+        proc_root: proc_root.to_path_buf(),
+        ..tracefs::LiveConfig::default()
+    };
+    let started =
+        tracefs::LiveCatch::start_with(config, move |c| tx.send(Event::Live(Box::new(c))).is_ok());
+    let (live, status) = match started {
+        Ok(live) => {
+            let storms_off = live.storms_off().map(|e| e.to_string());
+            install_cleanup_hook(live.cleanup_handle());
+            (Some(live), LiveCatchStatus::On { storms_off })
+        }
+        Err(why) => (None, LiveCatchStatus::Off(why.to_string())),
+    };
+    dash.app.apply(app::Effect::LiveCatch(status));
+    live
+}
+
+/// A panic on any thread removes the tracing instance first (a build
+/// with `panic = "abort"` would not unwind to the drop).
+fn install_cleanup_hook(handle: tracefs::CleanupHandle) {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = handle.cleanup();
+        previous(info);
+    }));
 }
 
 fn event_loop(

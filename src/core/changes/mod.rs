@@ -38,8 +38,8 @@ pub use incidents::{
     BindFailure, DEFAULT_WINDOW as DEFAULT_INCIDENT_WINDOW, Fact, Incident, IncidentRecord,
     Inference, LostListener, PortHolder, Retries, Step as TimelineStep, Timeline,
 };
-pub use live::{LiveOwner, RetryStorm, SelfConnectCaught};
 pub use listeners::{ListenerAppeared, ListenerGone, ListenerRiskChanged, ListenerSafe};
+pub use live::{LiveOwner, RetryStorm, SelfConnectCaught};
 pub use namespaces::{NamespaceAppeared, NamespaceGone, RangeChanged, ReservedChanged};
 pub use scan_errors::{ScanFailed, WatchStarted};
 pub use self_connects::{SelfConnect, SelfConnectKey};
@@ -92,11 +92,11 @@ pub enum ChangeKind {
     PortStolen(Box<Incident>),
     /// A self-connect caught by the kernel as it happened, with the
     /// process that made it (live catch).
-    SelfConnectCaught(SelfConnectCaught),
+    SelfConnectCaught(Box<SelfConnectCaught>),
     /// A local client refused again and again on a port the kernel may
     /// hand it as its source port (live catch): a finding.
-    RetryStormStarted(RetryStorm),
-    RetryStormEnded(RetryStorm),
+    RetryStormStarted(Box<RetryStorm>),
+    RetryStormEnded(Box<RetryStorm>),
 }
 
 /// A network namespace as changes name it.
@@ -186,14 +186,14 @@ impl ChangeTracker {
     /// also counts as retries of the open incident on its port.
     pub fn observe_live(&mut self, wall: DateTime<Local>, ev: &LiveEvent) -> Option<Change> {
         let kind = match self.live.event(wall, ev)? {
-            live::LiveChange::Caught(c) => ChangeKind::SelfConnectCaught(c),
+            live::LiveChange::Caught(c) => ChangeKind::SelfConnectCaught(Box::new(c)),
             live::LiveChange::StormStarted(s) => {
                 self.note_storm(&s);
-                ChangeKind::RetryStormStarted(s)
+                ChangeKind::RetryStormStarted(Box::new(s))
             }
             live::LiveChange::StormEnded(s) => {
                 self.note_storm(&s);
-                ChangeKind::RetryStormEnded(s)
+                ChangeKind::RetryStormEnded(Box::new(s))
             }
         };
         Some(Change { time: wall, kind })

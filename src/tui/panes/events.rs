@@ -20,9 +20,11 @@ use crate::core::changes::{
 };
 use crate::core::sanitize::{terminal_safe, terminal_safe_cut};
 use crate::core::snapshot::{Owner, UnknownOwner};
+use crate::core::words::group;
 use crate::tui::app::{App, Effect};
-use crate::tui::keymap::Action;
+use crate::tui::keymap::{Action, key_label};
 use crate::tui::pane::{Pane, PaneId};
+use crate::tui::text::truncate_end;
 use crate::tui::text::wrap;
 use crate::tui::theme::Theme;
 use crate::tui::tracker::{LogEntry, Logged};
@@ -72,7 +74,11 @@ fn owner_words(owner: &Owner) -> String {
 /// it was gone before it could be read.
 pub fn live_owner_words(owner: Option<&LiveOwner>, tid: i32) -> String {
     match owner {
-        Some(o) => format!("pid {} {}", o.pid, terminal_safe_cut(&o.process, NAME_WIDTH)),
+        Some(o) => format!(
+            "pid {} {}",
+            o.pid,
+            terminal_safe_cut(&o.process, NAME_WIDTH)
+        ),
         None => format!("task {tid} (gone before it could be read)"),
     }
 }
@@ -265,6 +271,47 @@ fn style(t: &Theme, e: &LogEntry) -> Style {
 
 const STAMP: usize = 9;
 
+/// The live findings, one line each: retry storms going on (with their
+/// rate), then the self-connects caught live, newest first, with their
+/// owner and whether the socket is gone.
+pub fn live_findings(app: &App, w: usize) -> Vec<Line<'static>> {
+    let t = app.theme();
+    let tr = app.tracker();
+    let mut out = Vec::new();
+    for r in tr.storms() {
+        let tries = r
+            .tries_likely_within
+            .map(|n| format!(", self-connect probably within ~{} tries", group(n)))
+            .unwrap_or_default();
+        let text = format!(
+            "STORM {} {} refused {}/s ({} in {} s), {} risk{tries}",
+            r.target,
+            live_owner_words(r.owner.as_ref(), r.pid),
+            group(r.rate_per_sec),
+            group(r.refusals),
+            r.window_secs,
+            r.risk,
+        );
+        out.push(Line::styled(truncate_end(&text, w), t.high));
+    }
+    for c in tr.caught().collect::<Vec<_>>().into_iter().rev() {
+        let state = match (c.closed, c.lifetime_ms) {
+            (false, _) => "open".to_string(),
+            (true, Some(ms)) => format!("closed, lived at least {ms} ms"),
+            (true, None) => "closed".to_string(),
+        };
+        let text = format!(
+            "CAUGHT {}{} ↔ itself, {}; {state} · {} clears",
+            stamp(&c.caught_at),
+            c.addr,
+            live_owner_words(c.owner.as_ref(), c.tid),
+            key_label(Action::ClearCaught),
+        );
+        out.push(Line::styled(truncate_end(&text, w), t.self_connect));
+    }
+    out
+}
+
 fn stamp(at: &DateTime<Local>) -> String {
     at.format("%H:%M:%S ").to_string()
 }
@@ -291,13 +338,16 @@ impl Pane for EventsPane {
         frame.render_widget(block, area);
         let h = inner.height as usize;
         self.page.set(h.max(1));
+        // Live findings stay on top (at most half the pane) until cleared.
+        let w = inner.width as usize;
+        let mut lines: Vec<Line> = live_findings(app, w);
+        lines.truncate(h / 2);
         if entries.is_empty() {
-            frame.render_widget(Paragraph::new(Line::styled("No events yet.", t.dim)), inner);
+            lines.push(Line::styled("No events yet.", t.dim));
+            frame.render_widget(Paragraph::new(lines), inner);
             return;
         }
         // Wrap only what fits on screen.
-        let w = inner.width as usize;
-        let mut lines: Vec<Line> = Vec::with_capacity(h);
         for e in entries.iter().rev().skip(scroll) {
             if lines.len() >= h {
                 break;
