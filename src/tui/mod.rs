@@ -48,7 +48,6 @@ use std::time::{Duration, Instant};
 use chrono::{Local, Timelike};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use crate::core::ports::PortRange;
 use crate::sys::scanner::ScanOptions;
 use crate::sys::tracefs;
 use app::Request;
@@ -168,24 +167,13 @@ pub fn run(config: Config) -> ExitCode {
 }
 
 /// Starts live catch when this host allows it (root, tracefs) and says
-/// in the header whether it runs or why not. The refused connects are
-/// watched on the widest of this namespace's range and the kernel's
-/// default (other namespaces mostly keep the default).
+/// in the header whether it runs or why not.
 fn start_live_catch(
     dash: &mut Dashboard,
     proc_root: &std::path::Path,
     tx: mpsc::Sender<Event>,
 ) -> Option<tracefs::LiveCatch> {
-    let own = std::fs::read_to_string(proc_root.join("sys/net/ipv4/ip_local_port_range"))
-        .ok()
-        .and_then(|t| PortRange::parse(&t).ok());
-    let config = tracefs::LiveConfig {
-        reset_ports: crate::core::live::widest_range(
-            own.into_iter().chain([PortRange::KERNEL_DEFAULT]),
-        ),
-        proc_root: proc_root.to_path_buf(),
-        ..tracefs::LiveConfig::default()
-    };
+    let config = tracefs::config_for_own_namespace(proc_root);
     let started =
         tracefs::LiveCatch::start_with(config, move |c| tx.send(Event::Live(Box::new(c))).is_ok());
     let (live, status) = match started {

@@ -339,3 +339,19 @@ pub fn config_for(snap: &crate::core::snapshot::Snapshot, proc_root: &Path) -> L
         ..LiveConfig::default()
     }
 }
+
+/// The configuration when no snapshot is at hand yet: refused connects on
+/// the widest of this namespace's range and the kernel's default (other
+/// namespaces mostly keep the default).
+pub fn config_for_own_namespace(proc_root: &Path) -> LiveConfig {
+    let own = std::fs::read_to_string(proc_root.join("sys/net/ipv4/ip_local_port_range"))
+        .ok()
+        .and_then(|t| PortRange::parse(&t).ok());
+    LiveConfig {
+        reset_ports: crate::core::live::widest_range(
+            own.into_iter().chain([PortRange::KERNEL_DEFAULT]),
+        ),
+        proc_root: proc_root.to_path_buf(),
+        ..LiveConfig::default()
+    }
+}
