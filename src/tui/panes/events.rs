@@ -24,7 +24,6 @@ use crate::core::words::group;
 use crate::tui::app::{App, Effect};
 use crate::tui::keymap::{Action, key_label};
 use crate::tui::pane::{Pane, PaneId};
-use crate::tui::text::truncate_end;
 use crate::tui::text::wrap;
 use crate::tui::theme::Theme;
 use crate::tui::tracker::{LogEntry, Logged};
@@ -271,7 +270,15 @@ fn style(t: &Theme, e: &LogEntry) -> Style {
 
 const STAMP: usize = 9;
 
-/// The live findings, one line each: retry storms going on (with their
+fn push_wrapped(out: &mut Vec<Line<'static>>, text: &str, w: usize, style: Style) {
+    out.extend(
+        wrap(text, w, "", "  ")
+            .into_iter()
+            .map(|l| Line::styled(l, style)),
+    );
+}
+
+/// The live findings, one each: retry storms going on (with their
 /// rate), then the self-connects caught live, newest first, with their
 /// owner and whether the socket is gone.
 pub fn live_findings(app: &App, w: usize) -> Vec<Line<'static>> {
@@ -292,7 +299,7 @@ pub fn live_findings(app: &App, w: usize) -> Vec<Line<'static>> {
             r.window_secs,
             r.risk,
         );
-        out.push(Line::styled(truncate_end(&text, w), t.high));
+        push_wrapped(&mut out, &text, w, t.high);
     }
     for c in tr.caught().collect::<Vec<_>>().into_iter().rev() {
         let state = match (c.closed, c.lifetime_ms) {
@@ -307,7 +314,7 @@ pub fn live_findings(app: &App, w: usize) -> Vec<Line<'static>> {
             live_owner_words(c.owner.as_ref(), c.tid),
             key_label(Action::ClearCaught),
         );
-        out.push(Line::styled(truncate_end(&text, w), t.self_connect));
+        push_wrapped(&mut out, &text, w, t.self_connect);
     }
     out
 }
