@@ -36,7 +36,7 @@ pub struct ScanArgs {
     #[arg(long, value_name = "DURATION", default_value = "1s", requires = "watch",
           value_parser = crate::tui::interval::parse_interval)]
     pub interval: std::time::Duration,
-    /// With --watch: stop after this long (5, 500ms, 2m, 1h)
+    /// With --watch: stop after this long (e.g. 5, 500ms, 2m, 1h)
     #[arg(long, value_name = "DURATION", requires = "watch",
           value_parser = super::watch::parse_duration)]
     pub duration: Option<std::time::Duration>,
