@@ -179,13 +179,16 @@ fn refused_connects(target: SocketAddr, count: u32) -> u32 {
 fn a_retry_storm_in_a_private_namespace_is_a_finding() {
     let seen = common::in_private_netns(|| {
         common::set_netns_sysctl("ip_local_port_range", "40000 49999");
-        // Started from this thread: the watch runs in this namespace.
-        let mut w = Watch::start(watch(&["--duration", "8", "--interval", "500ms"]));
+        // Started from this thread: the watch runs in this namespace. The
+        // threshold from the configuration: 50 refusals (not 100).
+        let mut cmd = watch(&["--duration", "8", "--interval", "500ms"]);
+        cmd.env("SELFCONN_TUI_STORM_REFUSALS", "50");
+        let mut w = Watch::start(cmd);
         let first = w.started();
         assert_eq!(first["live_catch"]["enabled"], true, "{first}");
         let target: SocketAddr = "127.0.0.1:45000".parse().unwrap();
-        let refused = refused_connects(target, 300);
-        assert!(refused >= 250, "only {refused} of 300 refused");
+        let refused = refused_connects(target, 80);
+        assert!(refused >= 60, "only {refused} of 80 refused");
         let storm = w.wait_for(Duration::from_secs(5), |v| {
             v["event"] == "retry_storm_started" && v["remote_port"] == 45000
         });
@@ -200,7 +203,8 @@ fn a_retry_storm_in_a_private_namespace_is_a_finding() {
     assert_eq!(storm["connect_parity"], true);
     assert_eq!(storm["range"]["low"], 40000);
     assert_eq!(storm["tries_expected"], 5000);
-    assert!(storm["refusals"].as_u64().unwrap() >= 100, "{storm}");
+    let refusals = storm["refusals"].as_u64().unwrap();
+    assert!((50..100).contains(&refusals), "{storm}");
     assert!(storm["rate_per_sec"].as_u64().unwrap() > 10, "{storm}");
     let why = storm["explanation"].as_str().unwrap();
     assert!(

@@ -30,6 +30,9 @@ pub struct DashboardArgs {
     /// `[colours]` of the configuration file.
     #[arg(skip)]
     pub colours: crate::config::colours::ColourOverrides,
+    /// `[live]` of the configuration file.
+    #[arg(skip)]
+    pub storm: crate::core::live::StormConfig,
 }
 
 pub fn run(args: DashboardArgs) -> ExitCode {
@@ -46,5 +49,6 @@ pub fn run(args: DashboardArgs) -> ExitCode {
             .colours
             .apply(Theme::pick(args.theme, crate::colour::no_color_env())),
         proc_root: args.proc_root,
+        storm: args.storm,
     })
 }

@@ -43,6 +43,9 @@ pub struct ScanArgs {
     /// The proc filesystem to read (for tests on fixture trees)
     #[arg(long, hide = true, default_value = "/proc")]
     pub proc_root: PathBuf,
+    /// `[live]` of the configuration file.
+    #[arg(skip)]
+    pub storm: crate::core::live::StormConfig,
 }
 
 pub fn run(args: ScanArgs) -> ExitCode {

@@ -44,6 +44,9 @@ pub struct ServeArgs {
     /// The proc filesystem to read (for tests on fixture trees)
     #[arg(long, hide = true, default_value = "/proc")]
     pub proc_root: PathBuf,
+    /// `[live]` of the configuration file.
+    #[arg(skip)]
+    pub storm: crate::core::live::StormConfig,
 }
 
 fn parse_listen(s: &str) -> Result<SocketAddr, String> {
@@ -120,7 +123,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
     };
 
     let shared: Shared = Arc::default();
-    let live = start_live_catch(&shared, &args.proc_root);
+    let live = start_live_catch(&shared, &args.proc_root, args.storm);
     let (stop_scans, stop_rx) = mpsc::channel::<()>();
     let scanner = Scanner::new(ScanOptions {
         proc_root: args.proc_root.clone(),
@@ -157,9 +160,13 @@ pub fn run(args: ServeArgs) -> ExitCode {
 
 /// Starts live catch when this host allows it, feeding the counters; says
 /// on stderr why not otherwise.
-fn start_live_catch(shared: &Shared, proc_root: &std::path::Path) -> Option<LiveCatch> {
+fn start_live_catch(
+    shared: &Shared,
+    proc_root: &std::path::Path,
+    storm: crate::core::live::StormConfig,
+) -> Option<LiveCatch> {
     let sink = shared.clone();
-    let config = tracefs::config_for_own_namespace(proc_root);
+    let config = tracefs::config_for_own_namespace(proc_root, storm);
     match LiveCatch::start_with(config, move |c| {
         count_live(&mut lock(&sink), &c.event);
         true

@@ -17,11 +17,12 @@ use signal_hook::iterator::Signals;
 
 use super::scan::ScanArgs;
 use crate::core::changes::{Change, ChangeKind, ChangeTracker};
-use crate::core::live::LiveEvent;
+use crate::core::live::{LiveEvent, StormConfig};
 use crate::report::error_json::{ErrorJson, ErrorKind};
 use crate::report::watch_json::{self, LiveCatchState};
 use crate::sys::scanner::{OwnerScope, ScanOptions, Scanner};
 use crate::sys::tracefs::{self, Caught, LiveCatch};
+use crate::tui::interval::parse_interval;
 
 /// What wakes the loop besides its clock.
 enum Msg {
@@ -54,6 +55,20 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "{text:?} is not a duration above zero and up to 30 days (e.g. 5, 500ms, 2m)"
         )),
     }
+}
+
+/// The retry-storm settings of the configuration (`[live]`), the
+/// defaults where unset.
+pub fn storm_config(layered: &crate::config::Layered) -> StormConfig {
+    let value = |key| layered.get("live", key).and_then(|r| r.value.clone());
+    let mut storm = StormConfig::default();
+    if let Some(n) = value("storm_refusals").and_then(|v| v.trim().parse().ok()) {
+        storm.threshold = n;
+    }
+    if let Some(d) = value("storm_window").and_then(|v| parse_interval(&v).ok()) {
+        storm.window = d;
+    }
+    storm
 }
 
 /// Whether a change is a finding (the exit status is 1 once one was seen).
@@ -129,9 +144,8 @@ pub fn run(args: &ScanArgs) -> ExitCode {
         Err(e) => return super::fail(true, &e),
     };
     let sink = tx.clone();
-    let started = LiveCatch::start_with(tracefs::config_for(&first, &args.proc_root), move |c| {
-        sink.send(Msg::Live(Box::new(c))).is_ok()
-    });
+    let config = tracefs::config_for(&first, &args.proc_root, args.storm);
+    let started = LiveCatch::start_with(config, move |c| sink.send(Msg::Live(Box::new(c))).is_ok());
     drop(tx);
     let (live, state) = match started {
         Ok(live) => {
@@ -153,8 +167,10 @@ pub fn run(args: &ScanArgs) -> ExitCode {
             },
         ),
     };
+    let mut tracker = ChangeTracker::new();
+    tracker.set_storm_window(args.storm.window);
     let mut w = Watch {
-        tracker: ChangeTracker::new(),
+        tracker,
         found: false,
         out: std::io::stdout().lock(),
     };

@@ -70,6 +70,8 @@ pub enum Effect {
     ClearCaught,
     /// Whether live catch runs, or why not (for the header).
     LiveCatch(LiveCatchStatus),
+    /// The window retry storms are counted over (from the configuration).
+    StormWindow(Duration),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -400,6 +402,7 @@ impl App {
                 self.tracker.clear_caught();
             }
             Effect::LiveCatch(status) => self.tracker.set_live_catch(status),
+            Effect::StormWindow(window) => self.tracker.set_storm_window(window),
             Effect::ToggleDetails => {
                 if self.zoom.is_some() {
                     self.zoom = None;

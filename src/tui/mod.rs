@@ -1,8 +1,9 @@
 //! The dashboard: a full-screen view over the scanner.
 //!
-//! Threads: the scan worker ([`worker`]) and the terminal reader and the
-//! signal forwarder ([`event`]) send one [`event::Event`] enum over one
-//! channel; the main loop here handles them in batches and draws only when
+//! Threads: the scan worker ([`worker`]), the terminal reader and the
+//! signal forwarder ([`event`]), and live catch's reader
+//! (`crate::sys::tracefs`, when root and tracefs allow it) send one
+//! [`event::Event`] enum over one channel; the main loop here handles them in batches and draws only when
 //! something changed, or once a second for the clock. Ctrl-Z and SIGTSTP
 //! suspend it like other full-screen programs: the terminal is handed
 //! back, the process stops, and on SIGCONT the terminal is taken back and
@@ -67,6 +68,8 @@ pub struct Config {
     pub interval: Duration,
     pub theme: Theme,
     pub proc_root: PathBuf,
+    /// When refused connects make a retry storm.
+    pub storm: crate::core::live::StormConfig,
 }
 
 /// Why the loop ended.
@@ -113,7 +116,7 @@ pub fn run(config: Config) -> ExitCode {
     )
     .and_then(|w| event::spawn_input(tx.clone(), Arc::clone(&stop_input)).map(|_| w));
     // Live catch: its events come through the same channel.
-    let live = start_live_catch(&mut dash, &config.proc_root, tx.clone());
+    let live = start_live_catch(&mut dash, &config.proc_root, config.storm, tx.clone());
     drop(tx);
     let worker = match started {
         Ok(w) => w,
@@ -171,9 +174,11 @@ pub fn run(config: Config) -> ExitCode {
 fn start_live_catch(
     dash: &mut Dashboard,
     proc_root: &std::path::Path,
+    storm: crate::core::live::StormConfig,
     tx: mpsc::Sender<Event>,
 ) -> Option<tracefs::LiveCatch> {
-    let config = tracefs::config_for_own_namespace(proc_root);
+    dash.app.apply(app::Effect::StormWindow(storm.window));
+    let config = tracefs::config_for_own_namespace(proc_root, storm);
     let started =
         tracefs::LiveCatch::start_with(config, move |c| tx.send(Event::Live(Box::new(c))).is_ok());
     let (live, status) = match started {

@@ -127,6 +127,11 @@ impl Tracker {
         self.live.as_ref()
     }
 
+    /// The window retry storms are counted over (for their wording).
+    pub fn set_storm_window(&mut self, window: std::time::Duration) {
+        self.changes.set_storm_window(window);
+    }
+
     pub fn set_live_catch(&mut self, status: LiveCatchStatus) {
         self.live = Some(status);
     }

@@ -225,6 +225,8 @@ pub(super) struct Live {
     context: Context,
     caught: VecDeque<SelfConnectCaught>,
     storms: HashMap<StormKey, RetryStorm>,
+    /// The storm tracker's window; `None`: the default.
+    window: Option<Duration>,
 }
 
 /// What a live event changed.
@@ -235,6 +237,15 @@ pub(super) enum LiveChange {
 }
 
 impl Live {
+    pub(super) fn set_storm_window(&mut self, window: Duration) {
+        self.window = Some(window);
+    }
+
+    fn window(&self) -> Duration {
+        self.window
+            .unwrap_or_else(|| live::StormConfig::default().window)
+    }
+
     pub(super) fn caught(&self) -> impl Iterator<Item = &SelfConnectCaught> {
         self.caught.iter()
     }
@@ -314,14 +325,16 @@ impl Live {
                 Some(LiveChange::StormStarted(storm))
             }
             StormChange::Ongoing(_) => {
+                let window = self.window();
                 if let Some(s) = self.storms.get_mut(&stats.key) {
-                    update(s, wall, stats);
+                    update(s, wall, stats, window);
                 }
                 None
             }
             StormChange::Ended(_) => {
+                let window = self.window();
                 let mut s = self.storms.remove(&stats.key)?;
-                update(&mut s, wall, stats);
+                update(&mut s, wall, stats, window);
                 Some(LiveChange::StormEnded(s))
             }
         }
@@ -361,21 +374,20 @@ impl Live {
             first_seen: wall,
             last_seen: wall,
         };
-        update(&mut s, wall, stats);
+        update(&mut s, wall, stats, self.window());
         s.first_seen = wall - delta(stats.last_seen.saturating_sub(stats.first_seen));
         Some(s)
     }
 }
 
-fn update(s: &mut RetryStorm, wall: DateTime<Local>, stats: &StormStats) {
+fn update(s: &mut RetryStorm, wall: DateTime<Local>, stats: &StormStats, window: Duration) {
     s.refusals = stats.refusals;
     s.total = stats.total;
     s.rate_per_sec = stats.rate_per_sec.round() as u64;
     // The window the refusals are counted over: the storm's age when
-    // shorter (the tracker's window is the default one).
+    // shorter.
     let age = stats.last_seen.saturating_sub(stats.first_seen);
-    let window = live::StormConfig::default().window.as_secs().max(1);
-    s.window_secs = age.as_secs().clamp(1, window);
+    s.window_secs = age.as_secs().clamp(1, window.as_secs().max(1));
     s.last_seen = wall;
 }
 

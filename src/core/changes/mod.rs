@@ -10,11 +10,12 @@
 //! last sightings, the owner once known) and returns the changes. Pure: no
 //! clock, no I/O. One file per kind of change.
 //!
-//! Room for what comes next: every kind is a variant with its own payload
-//! struct under one `event` tag, so a change caught live from the kernel or
-//! a retry storm starting or ending is one more variant (and one more file
-//! with its own state), without reshaping the others, as the incident
-//! (`port_stolen`: a listener gone, then a self-connect on its port) was.
+//! Every kind is a variant with its own payload struct under one `event`
+//! tag: a change caught live from the kernel (a self-connect, a retry
+//! storm starting or ending: `live`, fed through
+//! [`ChangeTracker::observe_live`]) is one more variant with its own file
+//! and state, as the incident (`port_stolen`: a listener gone, then a
+//! self-connect on its port) is.
 
 #[cfg(test)]
 pub(crate) mod fixtures;
@@ -206,6 +207,12 @@ impl ChangeTracker {
             last: s.last_seen,
         };
         self.note_retries(s.netns.id, s.port, retries);
+    }
+
+    /// The window retry storms are counted over (the default one unless
+    /// set): a storm's refusals are "in" the shorter of it and its age.
+    pub fn set_storm_window(&mut self, window: std::time::Duration) {
+        self.live.set_storm_window(window);
     }
 
     /// Self-connects caught live, oldest first, until cleared.
