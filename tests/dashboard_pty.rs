@@ -59,7 +59,7 @@ fn assert_no_tracing_instance_of(pid: i32) {
         .flatten()
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(&prefix))
+        .filter(|n| is_instance_of(n, &prefix))
         .collect();
     assert!(left.is_empty(), "tracing instances left: {left:?}");
 }
@@ -69,8 +69,14 @@ fn has_tracing_instance(pid: i32) -> bool {
     let prefix = format!("selfconn-tui-{pid}");
     std::fs::read_dir("/sys/kernel/tracing/instances").is_ok_and(|d| {
         d.filter_map(Result::ok)
-            .any(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .any(|e| is_instance_of(&e.file_name().to_string_lossy(), &prefix))
     })
+}
+
+/// `selfconn-tui-PID`, or `selfconn-tui-PID-N` for a second one.
+fn is_instance_of(name: &str, prefix: &str) -> bool {
+    name.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('-'))
 }
 
 #[test]

@@ -99,7 +99,9 @@ fn instance_of(pid: u32) -> bool {
     std::fs::read_dir(dir).is_ok_and(|d| {
         d.filter_map(Result::ok).any(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
-            name.starts_with(&format!("selfconn-tui-{pid}"))
+            // `selfconn-tui-PID`, or `selfconn-tui-PID-N` for a second one.
+            name.strip_prefix(&format!("selfconn-tui-{pid}"))
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('-'))
         })
     })
 }
