@@ -24,6 +24,8 @@ mod incident_tests;
 mod incidents;
 mod listeners;
 mod live;
+#[cfg(test)]
+mod live_tests;
 mod namespaces;
 mod scan_errors;
 mod self_connects;
