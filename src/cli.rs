@@ -70,9 +70,15 @@ pub fn main() -> ExitCode {
         Err(e) => return usage_error(e, asks_for_json(&argv)),
     };
     match cli.command {
-        Some(Command::Scan(args)) => commands::scan::run(args),
+        Some(Command::Scan(mut args)) => {
+            args.storm = commands::watch::storm_config(&layered);
+            commands::scan::run(args)
+        }
         Some(Command::Repro(args)) => commands::repro::run(args),
-        Some(Command::Serve(args)) => commands::serve::run(args),
+        Some(Command::Serve(mut args)) => {
+            args.storm = commands::watch::storm_config(&layered);
+            commands::serve::run(args)
+        }
         Some(Command::Config(args)) => commands::config::run(args, &layered),
         Some(Command::Completions(args)) => commands::generate::completions(args, layered.command),
         Some(Command::Man(args)) => commands::generate::man(args, layered.command),
@@ -80,6 +86,7 @@ pub fn main() -> ExitCode {
             config::keys::install(layered.keys());
             let mut args = cli.dashboard;
             args.colours = layered.colours();
+            args.storm = commands::watch::storm_config(&layered);
             commands::dashboard::run(args)
         }
     }

@@ -42,10 +42,41 @@ fn a_real_self_connection_shows_up_highlighted_and_q_restores_the_terminal() {
     );
     assert!(cell.bold(), "and bold");
 
+    let pid = app.pid();
     app.send(b"q");
     let status = app.wait_exit();
     assert!(status.success(), "exit status {status:?}");
     app.assert_terminal_restored();
+    assert_no_tracing_instance_of(pid);
+}
+
+/// As root, live catch ran (its tracing instance existed); once the
+/// dashboard has exited, none of its instances is left.
+fn assert_no_tracing_instance_of(pid: i32) {
+    let prefix = format!("selfconn-tui-{pid}");
+    let left: Vec<String> = std::fs::read_dir("/sys/kernel/tracing/instances")
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| is_instance_of(n, &prefix))
+        .collect();
+    assert!(left.is_empty(), "tracing instances left: {left:?}");
+}
+
+/// Whether live catch runs for `pid` (as root): its instance exists.
+fn has_tracing_instance(pid: i32) -> bool {
+    let prefix = format!("selfconn-tui-{pid}");
+    std::fs::read_dir("/sys/kernel/tracing/instances").is_ok_and(|d| {
+        d.filter_map(Result::ok)
+            .any(|e| is_instance_of(&e.file_name().to_string_lossy(), &prefix))
+    })
+}
+
+/// `selfconn-tui-PID`, or `selfconn-tui-PID-N` for a second one.
+fn is_instance_of(name: &str, prefix: &str) -> bool {
+    name.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('-'))
 }
 
 #[test]
@@ -53,6 +84,10 @@ fn sigterm_restores_the_terminal() {
     let mut app = Running::start(&[], &[]);
     app.wait_for("the first frame", first_frame);
     app.assert_raw_mode_now();
+    let pid = app.pid();
+    if common::is_root() {
+        assert!(has_tracing_instance(pid), "live catch runs as root");
+    }
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(app.pid()),
         nix::sys::signal::Signal::SIGTERM,
@@ -61,6 +96,7 @@ fn sigterm_restores_the_terminal() {
     let status = app.wait_exit();
     assert_eq!(status.exit_code(), 128 + 15, "{status:?}");
     app.assert_terminal_restored();
+    assert_no_tracing_instance_of(pid);
 }
 
 #[test]
@@ -75,6 +111,7 @@ fn sighup_restores_the_terminal() {
     let status = app.wait_exit();
     assert_eq!(status.exit_code(), 128 + 1, "{status:?}");
     app.assert_terminal_restored();
+    assert_no_tracing_instance_of(app.pid());
 }
 
 #[test]
@@ -96,6 +133,7 @@ fn a_panic_restores_the_terminal_and_the_message_is_readable() {
     let status = app.wait_exit();
     assert_eq!(status.exit_code(), 101, "{status:?}");
     app.assert_terminal_restored();
+    assert_no_tracing_instance_of(app.pid());
     assert!(
         app.screen()
             .contents()
@@ -103,6 +141,85 @@ fn a_panic_restores_the_terminal_and_the_message_is_readable() {
         "{}",
         app.screen().contents()
     );
+}
+
+/// The demo of a hunt: a client connects to itself and resets within a
+/// millisecond (no TIME_WAIT for a scan to find); as root, the dashboard
+/// shows it within a second with its pid and command.
+#[test]
+fn as_root_a_self_connect_reset_at_once_is_shown_with_its_owner_within_a_second() {
+    if !common::root_or_skip("live catch needs root") {
+        return;
+    }
+    let mut app = Running::start(&["--interval", "10s"], &[]);
+    app.wait_for("live catch in the header", |s| {
+        s.contents().contains("live catch: tracefs")
+    });
+    let port = common::free_port("127.0.0.1");
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let made = Instant::now();
+    let s = common::self_connect(addr);
+    s.set_linger(Some(Duration::ZERO)).unwrap();
+    drop(s);
+    let me = std::process::id();
+    let needle = format!("{addr} ↔ itself, pid {me} ");
+    app.wait_within(&needle, Duration::from_secs(1), |s| {
+        events_text(s).contains(&needle)
+    });
+    // With the command: the test binary's name.
+    let exe = std::env::current_exe().unwrap();
+    let name = exe.file_name().unwrap().to_string_lossy().into_owned();
+    let text = events_text(app.screen());
+    assert!(text.contains(&format!("{needle}{name}")), "{text}");
+    assert!(made.elapsed() < Duration::from_secs(2));
+    let pid = app.pid();
+    app.send(b"q");
+    assert!(app.wait_exit().success());
+    app.assert_terminal_restored();
+    assert_no_tracing_instance_of(pid);
+}
+
+/// The events pane's text, its wrapped lines joined by single spaces.
+fn events_text(s: &vt100::Screen) -> String {
+    let rows: Vec<String> = s.rows(0, COLS).collect();
+    let Some((top, col)) = rows
+        .iter()
+        .enumerate()
+        .find_map(|(i, r)| r.find("╭ Events").map(|b| (i, r[..b].chars().count())))
+    else {
+        return String::new();
+    };
+    let mut out = String::new();
+    for r in rows.iter().skip(top + 1) {
+        let part: String = r.chars().skip(col).collect();
+        let part = part.trim_matches(|c: char| c == '│' || c == '╰' || c == '╯' || c == '─');
+        out.push(' ');
+        out.push_str(part.trim());
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn not_root_the_header_says_live_catch_is_off_and_why() {
+    if !common::root_or_skip("setpriv to another user needs root") {
+        return;
+    }
+    let mut app = Running::start_program(
+        "setpriv",
+        &[
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            env!("CARGO_BIN_EXE_selfconn-tui"),
+        ],
+        &[],
+    );
+    app.wait_for("live catch off in the header", |s| {
+        s.contents().contains("live catch: off (not root)")
+    });
+    app.send(b"q");
+    assert!(app.wait_exit().success());
+    app.assert_terminal_restored();
 }
 
 #[test]

@@ -95,7 +95,13 @@ fn a_self_connect_closed_with_a_reset_is_caught_with_its_process() {
     let (change, owner) = self_connect_of(&rx, addr, tid());
     assert_eq!(change.family, Family::Ipv4);
     assert_eq!(change.remote, addr);
-    assert_eq!(change.task.comm.as_deref(), Some(thread_comm().as_str()));
+    // The kernel prints `<...>` (None) when the task's name has left its
+    // small cache, which happens when many tests trace at once.
+    let comm = change.task.comm.as_deref();
+    assert!(
+        comm.is_none() || comm == Some(thread_comm().as_str()),
+        "{comm:?}"
+    );
     let owner = owner.expect("the owner was read while it lived");
     assert_eq!(owner.pid, std::process::id() as i32);
     assert_eq!(owner.tid, tid());

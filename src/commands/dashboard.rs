@@ -58,6 +58,9 @@ pub struct DashboardArgs {
     /// `[colours]` of the configuration file.
     #[arg(skip)]
     pub colours: crate::config::colours::ColourOverrides,
+    /// `[live]` of the configuration file.
+    #[arg(skip)]
+    pub storm: crate::core::live::StormConfig,
 }
 
 pub fn run(args: DashboardArgs) -> ExitCode {
@@ -103,6 +106,7 @@ pub fn run(args: DashboardArgs) -> ExitCode {
         proc_root: args.proc_root,
         incident_window: args.incident_window,
         netns,
+        storm: args.storm,
     })
 }
 

@@ -9,6 +9,7 @@ pub mod repro_scenario;
 pub mod scan;
 pub mod serve;
 pub mod textfile;
+pub mod watch;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -28,12 +28,30 @@ pub struct ScanArgs {
     /// (e.g. /var/lib/prometheus/node-exporter/selfconn.prom)
     #[arg(long, value_name = "FILE", conflicts_with = "json")]
     pub prometheus: Option<PathBuf>,
+    /// Keep running: one JSON object per line for every change (findings
+    /// appearing and going, self-connects caught live, retry storms)
+    #[arg(long, conflicts_with_all = ["json", "all", "prometheus"])]
+    pub watch: bool,
+    /// With --watch: time between scans (1, 0.5, 500ms, 2s; 100ms to 1h)
+    #[arg(long, value_name = "DURATION", default_value = "1s", requires = "watch",
+          value_parser = crate::tui::interval::parse_interval)]
+    pub interval: std::time::Duration,
+    /// With --watch: stop after this long (e.g. 5, 500ms, 2m, 1h)
+    #[arg(long, value_name = "DURATION", requires = "watch",
+          value_parser = super::watch::parse_duration)]
+    pub duration: Option<std::time::Duration>,
     /// The proc filesystem to read (for tests on fixture trees)
     #[arg(long, hide = true, default_value = "/proc")]
     pub proc_root: PathBuf,
+    /// `[live]` of the configuration file.
+    #[arg(skip)]
+    pub storm: crate::core::live::StormConfig,
 }
 
 pub fn run(args: ScanArgs) -> ExitCode {
+    if args.watch {
+        return super::watch::run(&args);
+    }
     let mut scanner = Scanner::new(ScanOptions {
         proc_root: args.proc_root.clone(),
         owners: if args.all {

@@ -7,6 +7,7 @@
 //! out), two Prometheus servers (an HA pair) or a scrape flood cost no
 //! more than one, and the cost is fixed by the interval whoever scrapes.
 
+use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,8 +20,10 @@ use clap::Args;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
+use crate::core::live::{LiveEvent, StormChange};
 use crate::report::metrics::{self, LiveCounts, ProcessStats, ScanHistory};
 use crate::sys::scanner::{ScanOptions, Scanner};
+use crate::sys::tracefs::{self, LiveCatch};
 
 /// The shortest interval between two scans: never more than one a second.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
@@ -41,6 +44,9 @@ pub struct ServeArgs {
     /// The proc filesystem to read (for tests on fixture trees)
     #[arg(long, hide = true, default_value = "/proc")]
     pub proc_root: PathBuf,
+    /// `[live]` of the configuration file.
+    #[arg(skip)]
+    pub storm: crate::core::live::StormConfig,
 }
 
 fn parse_listen(s: &str) -> Result<SocketAddr, String> {
@@ -69,8 +75,11 @@ struct State {
     /// Set once the first scan has ended, successful or not.
     attempted: bool,
     history: ScanHistory,
-    /// Fed by the live-catch event source once `serve` has one.
+    /// Fed by live catch (when it runs).
     live: LiveCounts,
+    /// Namespace names by id, as of the last scan (live events name a
+    /// namespace by its id only).
+    netns_names: HashMap<u64, String>,
 }
 
 type Shared = Arc<Mutex<State>>;
@@ -114,6 +123,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
     };
 
     let shared: Shared = Arc::default();
+    let live = start_live_catch(&shared, &args.proc_root, args.storm);
     let (stop_scans, stop_rx) = mpsc::channel::<()>();
     let scanner = Scanner::new(ScanOptions {
         proc_root: args.proc_root.clone(),
@@ -140,7 +150,66 @@ pub fn run(args: ServeArgs) -> ExitCode {
     drop(stop_scans);
     let _ = scans.join();
     on_signal.close();
+    if let Some(live) = live
+        && let Err(e) = live.stop()
+    {
+        eprintln!("selfconn-tui: cannot remove the tracing instance: {e}");
+    }
     status
+}
+
+/// Starts live catch when this host allows it, feeding the counters; says
+/// on stderr why not otherwise.
+fn start_live_catch(
+    shared: &Shared,
+    proc_root: &std::path::Path,
+    storm: crate::core::live::StormConfig,
+) -> Option<LiveCatch> {
+    let sink = shared.clone();
+    let config = tracefs::config_for_own_namespace(proc_root, storm);
+    match LiveCatch::start_with(config, move |c| {
+        count_live(&mut lock(&sink), &c.event);
+        true
+    }) {
+        Ok(live) => {
+            lock(shared).live.enabled = true;
+            Some(live)
+        }
+        Err(why) => {
+            eprintln!(
+                "selfconn-tui: live catch off ({why}): self-connects are seen by the scans only"
+            );
+            None
+        }
+    }
+}
+
+/// Counts a self-connect caught or a retry storm started, by namespace
+/// name and process.
+fn count_live(state: &mut State, event: &LiveEvent) {
+    let (owner, counts) = match event {
+        LiveEvent::SelfConnect { owner, .. } => (owner, &mut state.live.self_connects_caught),
+        LiveEvent::Storm {
+            change: StormChange::Started(_),
+            owner,
+        } => (owner, &mut state.live.retry_storms),
+        _ => return,
+    };
+    let netns = owner
+        .as_ref()
+        .and_then(|o| o.netns)
+        .map(|id| {
+            state
+                .netns_names
+                .get(&id)
+                .cloned()
+                .unwrap_or_else(|| id.to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let process = owner
+        .as_ref()
+        .map_or_else(|| "unknown".to_string(), |o| o.name.clone());
+    *counts.entry((netns, process)).or_default() += 1;
 }
 
 /// A thread that waits for SIGTERM or SIGINT, then unblocks the server's
@@ -209,6 +278,11 @@ fn scan_loop(mut scanner: Scanner, shared: &Shared, interval: Duration, stop: &m
             match &result {
                 Ok(snapshot) => {
                     state.history.record_scan(snapshot);
+                    state.netns_names = snapshot
+                        .namespaces
+                        .iter()
+                        .map(|n| (n.id, n.name.clone()))
+                        .collect();
                     state.snapshot_text = text;
                     state.scanned_at = Some(Instant::now());
                 }
@@ -354,5 +428,47 @@ mod tests {
         let text = exposition(&shared).unwrap();
         assert!(text.starts_with("# snapshot part\n"));
         assert!(text.contains("selfconn_last_scan_age_seconds "));
+    }
+
+    #[test]
+    fn live_events_are_counted_by_namespace_name_and_process() {
+        use crate::core::live::{Owner, StateChange, Task, TcpState};
+        let owner = |netns| Owner {
+            pid: 7,
+            tid: 7,
+            comm: "client".into(),
+            name: "client-full".into(),
+            cmdline: "client-full --x".into(),
+            uid: Some(0),
+            netns,
+        };
+        let change = StateChange {
+            time: Duration::ZERO,
+            task: Task { tid: 7, comm: None },
+            family: crate::core::socket::Family::Ipv4,
+            local: "127.0.0.1:45000".parse().unwrap(),
+            remote: "127.0.0.1:45000".parse().unwrap(),
+            old: TcpState::SYN_SENT,
+            new: TcpState::SYN_RECV,
+        };
+        let mut state = State::default();
+        state.netns_names.insert(11, "host".into());
+        for netns in [Some(11), Some(11), Some(12)] {
+            let event = LiveEvent::SelfConnect {
+                change: change.clone(),
+                owner: Some(owner(netns)),
+            };
+            count_live(&mut state, &event);
+        }
+        count_live(&mut state, &LiveEvent::Lost { count: 3 });
+        let got: Vec<_> = state.live.self_connects_caught.into_iter().collect();
+        assert_eq!(
+            got,
+            vec![
+                (("12".to_string(), "client-full".to_string()), 1),
+                (("host".to_string(), "client-full".to_string()), 2),
+            ]
+        );
+        assert!(state.live.retry_storms.is_empty());
     }
 }

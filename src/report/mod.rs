@@ -9,3 +9,4 @@ pub mod repro_json;
 pub mod repro_text;
 pub mod scan_json;
 pub mod scan_table;
+pub mod watch_json;

@@ -18,7 +18,7 @@ use super::repro::{ReproEffect, ReproRequest, ReproState, ReproUpdate, ScanFacts
 use super::text::append_typed;
 use super::text_input::{self, TextEdit};
 use super::theme::Theme;
-use super::tracker::Tracker;
+use super::tracker::{LiveCatchStatus, Tracker};
 use super::view::{Filter, SearchIndex, Sort, TableView};
 use crate::core::ports::PortPolicy;
 use crate::core::snapshot::{Counts, Namespace, Snapshot, Socket};
@@ -83,6 +83,12 @@ pub enum Effect {
     /// Copy the line that reserves every risky listener of the selected
     /// socket's namespace.
     CopyReserveAll,
+    /// Forget the self-connects caught live (`C`).
+    ClearCaught,
+    /// Whether live catch runs, or why not (for the header).
+    LiveCatch(LiveCatchStatus),
+    /// The window retry storms are counted over (from the configuration).
+    StormWindow(Duration),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -347,7 +353,8 @@ impl App {
     pub fn on_scan(&mut self, scan: ScanResult) {
         self.scans_seen += 1;
         match scan.result {
-            Ok(snap) => {
+            Ok(mut snap) => {
+                self.tracker.attribute(&mut snap);
                 self.tracker.observe(&snap);
                 self.failure = None;
                 if self.is_paused() {
@@ -362,6 +369,11 @@ impl App {
                 self.failure = Some((scan.at, msg));
             }
         }
+    }
+
+    /// An event of live catch: the log records it at once, paused or not.
+    pub fn on_live(&mut self, caught: &crate::sys::tracefs::Caught) -> bool {
+        self.tracker.observe_live(caught)
     }
 
     fn show(&mut self, snap: Snapshot) {
@@ -480,6 +492,11 @@ impl App {
                 self.set_filter("");
             }
             Effect::Clear => return self.clear(),
+            Effect::ClearCaught => {
+                self.tracker.clear_caught();
+            }
+            Effect::LiveCatch(status) => self.tracker.set_live_catch(status),
+            Effect::StormWindow(window) => self.tracker.set_storm_window(window),
             Effect::ToggleDetails => {
                 if self.zoom.is_some() {
                     self.zoom = None;

@@ -51,6 +51,7 @@ fn global_effect(action: Action) -> Option<Effect> {
         Action::ToggleNamespaceEvents => Effect::ToggleNamespaceEvents,
         Action::CopyFix => Effect::CopyFix,
         Action::CopyReserveAll => Effect::CopyReserveAll,
+        Action::ClearCaught => Effect::ClearCaught,
         Action::Up
         | Action::Down
         | Action::Top
@@ -127,6 +128,7 @@ impl Dashboard {
                 self.on_scan(*scan);
                 true
             }
+            Event::Live(caught) => self.app.on_live(&caught),
             Event::Repro(update) => {
                 self.app.on_repro(*update);
                 true

@@ -1,6 +1,7 @@
 //! Everything the main loop reacts to arrives as one [`Event`] over one
 //! channel: keys, pastes and mouse from the input thread, snapshots from
-//! the scan worker, signals from the signal thread.
+//! the scan worker, signals from the signal thread, what live catch
+//! reports from its reader thread.
 //!
 //! The input thread reads through crossterm built with `use-dev-tty`:
 //! its default reader registers the tty with epoll edge-triggered and
@@ -31,6 +32,8 @@ pub enum Event {
     /// The terminal gained or lost focus: nothing to do but draw.
     Other,
     Scan(Box<ScanResult>),
+    /// An event of live catch (a self-connect caught, a retry storm).
+    Live(Box<crate::sys::tracefs::Caught>),
     /// An answer of the repro runner (sampled counters, a start, an end).
     Repro(Box<ReproUpdate>),
     /// News of the replay source (it has played everything).

@@ -55,6 +55,8 @@ pub enum Action {
     /// Copy the line that reserves every risky listener of the selected
     /// socket's namespace.
     CopyReserveAll,
+    /// Forget the self-connects caught live.
+    ClearCaught,
 }
 
 /// A key of the repro pane, while it has the focus.

@@ -1,8 +1,9 @@
 //! The dashboard: a full-screen view over the scanner.
 //!
-//! Threads: the scan worker ([`worker`]) and the terminal reader and the
-//! signal forwarder ([`event`]) send one [`event::Event`] enum over one
-//! channel; the main loop here handles them in batches and draws only when
+//! Threads: the scan worker ([`worker`]), the terminal reader and the
+//! signal forwarder ([`event`]), and live catch's reader
+//! (`crate::sys::tracefs`, when root and tracefs allow it) send one
+//! [`event::Event`] enum over one channel; the main loop here handles them in batches and draws only when
 //! something changed, or once a second for the clock. Ctrl-Z and SIGTSTP
 //! suspend it like other full-screen programs: the terminal is handed
 //! back, the process stops, and on SIGCONT the terminal is taken back and
@@ -55,11 +56,13 @@ use chrono::{Local, Timelike};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::sys::scanner::ScanOptions;
+use crate::sys::tracefs;
 use app::Request;
 use dashboard::Dashboard;
 use event::{Event, SignalThread};
 use repro::ReproRunner;
 use theme::Theme;
+use tracker::LiveCatchStatus;
 use worker::ScanWorker;
 
 /// How often the screen is redrawn while a repro loop runs.
@@ -78,6 +81,8 @@ pub struct Config {
     /// How long after a listener goes a self-connection on its port is
     /// reported as the port stolen.
     pub incident_window: Duration,
+    /// When refused connects make a retry storm.
+    pub storm: crate::core::live::StormConfig,
 }
 
 /// Why the loop ended.
@@ -118,9 +123,10 @@ pub fn run(config: Config) -> ExitCode {
     }
     let stop_input = Arc::new(AtomicBool::new(false));
     let (mut recorder, source) = match config.inputs {
-        record::Inputs::Live { recorder } => {
-            (recorder, Source::Live(config.proc_root, config.netns))
-        }
+        record::Inputs::Live { recorder } => (
+            recorder,
+            Source::Live(config.proc_root.clone(), config.netns),
+        ),
         record::Inputs::Replay { recording, speed } => (None, Source::Replay(recording, speed)),
     };
     dash.app.set_mark(match (&source, &recorder) {
@@ -135,9 +141,16 @@ pub fn run(config: Config) -> ExitCode {
         }),
         _ => None,
     });
+    let replay = matches!(source, Source::Replay(..));
     let started = source
         .spawn(config.interval, tx.clone())
         .and_then(|w| event::spawn_input(tx.clone(), Arc::clone(&stop_input)).map(|_| w));
+    // Live catch (not in a replay): its events come through the same channel.
+    let live = if replay {
+        None
+    } else {
+        start_live_catch(&mut dash, &config.proc_root, config.storm, tx.clone())
+    };
     drop(tx);
     let (worker, replay) = match started {
         Ok(w) => w,
@@ -169,6 +182,13 @@ pub fn run(config: Config) -> ExitCode {
     // The repro loops stop first (within a few milliseconds); the terminal
     // is restored while they do; then they are waited for.
     runner.stop();
+    // The tracing instance goes on every way out: here after q or a
+    // signal, in the hook or while unwinding after a panic.
+    if let Some(live) = live
+        && let Err(e) = live.stop()
+    {
+        eprintln!("selfconn-tui: cannot remove the tracing instance: {e}");
+    }
     stop_input.store(true, Ordering::Relaxed);
     if let Some(w) = worker {
         w.stop();
@@ -243,6 +263,40 @@ fn report_recording(rec: record::Recorder) {
         ),
         Err(e) => eprintln!("selfconn-tui: the recording {path} may be incomplete: {e}"),
     }
+}
+
+/// Starts live catch when this host allows it (root, tracefs) and says
+/// in the header whether it runs or why not.
+fn start_live_catch(
+    dash: &mut Dashboard,
+    proc_root: &std::path::Path,
+    storm: crate::core::live::StormConfig,
+    tx: mpsc::Sender<Event>,
+) -> Option<tracefs::LiveCatch> {
+    dash.app.apply(app::Effect::StormWindow(storm.window));
+    let config = tracefs::config_for_own_namespace(proc_root, storm);
+    let started =
+        tracefs::LiveCatch::start_with(config, move |c| tx.send(Event::Live(Box::new(c))).is_ok());
+    let (live, status) = match started {
+        Ok(live) => {
+            let storms_off = live.storms_off().map(|e| e.to_string());
+            install_cleanup_hook(live.cleanup_handle());
+            (Some(live), LiveCatchStatus::On { storms_off })
+        }
+        Err(why) => (None, LiveCatchStatus::Off(why.to_string())),
+    };
+    dash.app.apply(app::Effect::LiveCatch(status));
+    live
+}
+
+/// A panic on any thread removes the tracing instance first (a build
+/// with `panic = "abort"` would not unwind to the drop).
+fn install_cleanup_hook(handle: tracefs::CleanupHandle) {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = handle.cleanup();
+        previous(info);
+    }));
 }
 
 fn event_loop(

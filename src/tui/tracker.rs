@@ -13,13 +13,42 @@ use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, Local};
 
-use crate::core::changes::{ChangeKind, ChangeTracker, IncidentRecord, NetnsRef, SelfConnectKey};
-use crate::core::snapshot::Snapshot;
+use crate::core::changes::{
+    ChangeKind, ChangeTracker, IncidentRecord, NetnsRef, RetryStorm, SelfConnectCaught,
+    SelfConnectKey,
+};
+use crate::core::live::LiveEvent;
+use crate::core::snapshot::{Owner, Snapshot, UnknownOwner};
+use crate::core::socket::FindingKind;
+use crate::sys::tracefs::Caught;
 
 /// How many entries the log keeps; older ones are dropped.
 pub const LOG_CAPACITY: usize = 1000;
 /// New scan errors listed one by one per snapshot; the rest are counted.
 const ERRORS_PER_SCAN: usize = 3;
+
+/// Whether live catch runs, as the header says it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveCatchStatus {
+    /// Events come from tracefs; `storms_off` says why refused connects
+    /// are not watched, when they are not.
+    On { storms_off: Option<String> },
+    /// Off, and why (`not root`, `tracefs unavailable: ...`).
+    Off(String),
+}
+
+impl LiveCatchStatus {
+    /// `live catch: tracefs`, `live catch: off (not root)`.
+    pub fn words(&self) -> String {
+        match self {
+            LiveCatchStatus::On { storms_off: None } => "live catch: tracefs".into(),
+            LiveCatchStatus::On {
+                storms_off: Some(why),
+            } => format!("live catch: tracefs (no retry storms: {why})"),
+            LiveCatchStatus::Off(why) => format!("live catch: off ({why})"),
+        }
+    }
+}
 
 /// What an entry records.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +98,12 @@ pub struct Tracker {
     next_id: u64,
     /// The entry of each self-connection still in the tables.
     ongoing: HashMap<SelfConnectKey, u64>,
+    /// None until the dashboard says (tests that do not use it).
+    live: Option<LiveCatchStatus>,
+    /// The last snapshot had several namespaces.
+    many_netns: bool,
+    /// Events the kernel dropped before live catch read them.
+    lost: u64,
 }
 
 impl Tracker {
@@ -123,6 +158,88 @@ impl Tracker {
         self.entries.get_mut(i)
     }
 
+    pub fn live_catch(&self) -> Option<&LiveCatchStatus> {
+        self.live.as_ref()
+    }
+
+    /// The window retry storms are counted over (for their wording).
+    pub fn set_storm_window(&mut self, window: std::time::Duration) {
+        self.changes.set_storm_window(window);
+    }
+
+    pub fn set_live_catch(&mut self, status: LiveCatchStatus) {
+        self.live = Some(status);
+    }
+
+    /// Events live catch missed (the kernel's buffer overflowed).
+    pub fn live_events_lost(&self) -> u64 {
+        self.lost
+    }
+
+    /// Self-connects caught live, oldest first, until cleared.
+    pub fn caught(&self) -> impl Iterator<Item = &SelfConnectCaught> {
+        self.changes.caught()
+    }
+
+    /// Retry storms going on, by target.
+    pub fn storms(&self) -> Vec<&RetryStorm> {
+        let mut v: Vec<&RetryStorm> = self.changes.storms().collect();
+        v.sort_by_key(|s| (s.first_seen, s.target, s.pid));
+        v
+    }
+
+    /// Forgets the caught self-connects (`C`); returns how many.
+    pub fn clear_caught(&mut self) -> usize {
+        self.changes.clear_caught()
+    }
+
+    /// An event of live catch: logged at once. Returns whether anything
+    /// on screen changed.
+    pub fn observe_live(&mut self, caught: &Caught) -> bool {
+        match &caught.event {
+            LiveEvent::Lost { count } => {
+                self.lost += count;
+                return true;
+            }
+            LiveEvent::Failed { reason } => {
+                self.live = Some(LiveCatchStatus::Off(format!("stopped: {reason}")));
+                return true;
+            }
+            _ => {}
+        }
+        let storm_ongoing = matches!(&caught.event, LiveEvent::Storm { .. });
+        match self.changes.observe_live(caught.wall, &caught.event) {
+            Some(change) => {
+                self.push(change.time, Logged::Change(change.kind), self.many_netns);
+                true
+            }
+            // An ongoing storm's rate changed.
+            None => storm_ongoing,
+        }
+    }
+
+    /// Names the process behind a self-connection the kernel holds
+    /// (TIME_WAIT) when it was caught live: the tables no longer can.
+    pub fn attribute(&self, snap: &mut Snapshot) {
+        let ids: Vec<u64> = snap.namespaces.iter().map(|n| n.id).collect();
+        for s in &mut snap.sockets {
+            let kernel_held = matches!(s.owner, Owner::Unknown(UnknownOwner::KernelHeld));
+            let self_connect = s
+                .finding
+                .is_some_and(|f| f.kind == FindingKind::SelfConnect);
+            if !kernel_held || !self_connect {
+                continue;
+            }
+            let key = SelfConnectKey {
+                netns: ids.get(s.netns).copied().unwrap_or(0),
+                addr: s.entry.local,
+            };
+            if let Some(o) = self.changes.caught_owner(&key) {
+                s.owner = o.as_owner();
+            }
+        }
+    }
+
     /// A scan failed completely; logged once until a scan works again.
     pub fn observe_failure(&mut self, at: DateTime<Local>, message: &str) {
         if let Some(change) = self.changes.observe_failure(at, message) {
@@ -141,6 +258,7 @@ impl Tracker {
         let before = self.next_id;
         let at = snap.taken_at;
         let name_netns = snap.namespaces.len() > 1;
+        self.many_netns = name_netns;
         let mut errors = 0;
         // The folded entries of this refresh: (appeared, gone).
         let mut folded: (Option<u64>, Option<u64>) = (None, None);

@@ -10,11 +10,12 @@
 //! last sightings, the owner once known) and returns the changes. Pure: no
 //! clock, no I/O. One file per kind of change.
 //!
-//! Room for what comes next: every kind is a variant with its own payload
-//! struct under one `event` tag, so a change caught live from the kernel or
-//! a retry storm starting or ending is one more variant (and one more file
-//! with its own state), without reshaping the others, as the incident
-//! (`port_stolen`: a listener gone, then a self-connect on its port) was.
+//! Every kind is a variant with its own payload struct under one `event`
+//! tag: a change caught live from the kernel (a self-connect, a retry
+//! storm starting or ending: `live`, fed through
+//! [`ChangeTracker::observe_live`]) is one more variant with its own file
+//! and state, as the incident (`port_stolen`: a listener gone, then a
+//! self-connect on its port) is.
 
 #[cfg(test)]
 pub(crate) mod fixtures;
@@ -22,6 +23,9 @@ pub(crate) mod fixtures;
 mod incident_tests;
 mod incidents;
 mod listeners;
+mod live;
+#[cfg(test)]
+mod live_tests;
 mod namespaces;
 mod scan_errors;
 mod self_connects;
@@ -38,10 +42,12 @@ pub use incidents::{
     Inference, LostListener, PortHolder, Retries, Step as TimelineStep, Timeline,
 };
 pub use listeners::{ListenerAppeared, ListenerGone, ListenerRiskChanged, ListenerSafe};
+pub use live::{LiveOwner, RetryStorm, SelfConnectCaught};
 pub use namespaces::{NamespaceAppeared, NamespaceGone, RangeChanged, ReservedChanged};
 pub use scan_errors::{ScanFailed, WatchStarted};
 pub use self_connects::{SelfConnect, SelfConnectKey};
 
+use crate::core::live::LiveEvent;
 use crate::core::snapshot::{Namespace, Owner, ProcessInfo, ScanError, Snapshot, UnknownOwner};
 
 /// One change, at the time of the scan that showed it.
@@ -87,6 +93,13 @@ pub enum ChangeKind {
     /// A self-connection on a port whose listener went shortly before, in
     /// the same namespace: the port stolen from a restarting service.
     PortStolen(Box<Incident>),
+    /// A self-connect caught by the kernel as it happened, with the
+    /// process that made it (live catch).
+    SelfConnectCaught(Box<SelfConnectCaught>),
+    /// A local client refused again and again on a port the kernel may
+    /// hand it as its source port (live catch): a finding.
+    RetryStormStarted(Box<RetryStorm>),
+    RetryStormEnded(Box<RetryStorm>),
 }
 
 /// A network namespace as changes name it.
@@ -115,6 +128,7 @@ pub struct ChangeTracker {
     listeners: listeners::Listeners,
     self_connects: self_connects::SelfConnects,
     incidents: incidents::Incidents,
+    live: live::Live,
 }
 
 impl ChangeTracker {
@@ -147,6 +161,8 @@ impl ChangeTracker {
         self.listeners.observe(snap, first, &mut out);
         self.self_connects.observe(snap, first, &mut out);
         self.incidents.observe(snap, &mut out);
+        let open = self.self_connects.iter().map(SelfConnect::key).collect();
+        self.live.observe(snap, &open);
         self.started = true;
         out.into_iter()
             .map(|kind| Change {
@@ -165,6 +181,61 @@ impl ChangeTracker {
     /// The self-connections in the tables as of the last snapshot.
     pub fn self_connects(&self) -> impl Iterator<Item = &SelfConnect> {
         self.self_connects.iter()
+    }
+
+    /// An event of the live kernel source, at the wall time the kernel
+    /// recorded it: a self-connect caught, a retry storm started or ended
+    /// (one that goes on only updates [`ChangeTracker::storms`]). A storm
+    /// also counts as retries of the open incident on its port.
+    pub fn observe_live(&mut self, wall: DateTime<Local>, ev: &LiveEvent) -> Option<Change> {
+        let kind = match self.live.event(wall, ev)? {
+            live::LiveChange::Caught(c) => ChangeKind::SelfConnectCaught(Box::new(c)),
+            live::LiveChange::StormStarted(s) => {
+                self.note_storm(&s);
+                ChangeKind::RetryStormStarted(Box::new(s))
+            }
+            live::LiveChange::StormEnded(s) => {
+                self.note_storm(&s);
+                ChangeKind::RetryStormEnded(Box::new(s))
+            }
+        };
+        Some(Change { time: wall, kind })
+    }
+
+    fn note_storm(&mut self, s: &RetryStorm) {
+        let retries = Retries {
+            count: s.total,
+            first: s.first_seen,
+            last: s.last_seen,
+        };
+        self.note_retries(s.netns.id, s.port, retries);
+    }
+
+    /// The window retry storms are counted over (the default one unless
+    /// set): a storm's refusals are "in" the shorter of it and its age.
+    pub fn set_storm_window(&mut self, window: std::time::Duration) {
+        self.live.set_storm_window(window);
+    }
+
+    /// Self-connects caught live, oldest first, until cleared.
+    pub fn caught(&self) -> impl Iterator<Item = &SelfConnectCaught> {
+        self.live.caught()
+    }
+
+    /// Forgets the caught self-connects; returns how many there were.
+    pub fn clear_caught(&mut self) -> usize {
+        self.live.clear_caught()
+    }
+
+    /// Retry storms going on, with their live rate.
+    pub fn storms(&self) -> impl Iterator<Item = &RetryStorm> {
+        self.live.storms()
+    }
+
+    /// The process that made a self-connection, when it was caught live
+    /// (the tables show TIME_WAIT rows as the kernel's).
+    pub fn caught_owner(&self, key: &SelfConnectKey) -> Option<&LiveOwner> {
+        self.live.owner_of(key)
     }
 
     /// How long after a listener goes a self-connection on its port is

@@ -327,3 +327,37 @@ pub fn remove_own_instances() -> usize {
         .map(|root| instance::remove_own(&root))
         .unwrap_or(0)
 }
+
+/// The configuration for watching the namespaces of `snap`: refused
+/// connects on the widest of their ranges.
+pub fn config_for(
+    snap: &crate::core::snapshot::Snapshot,
+    proc_root: &Path,
+    storm: StormConfig,
+) -> LiveConfig {
+    LiveConfig {
+        storm,
+        reset_ports: crate::core::live::widest_range(
+            snap.namespaces.iter().map(|n| n.policy.range),
+        ),
+        proc_root: proc_root.to_path_buf(),
+        ..LiveConfig::default()
+    }
+}
+
+/// The configuration when no snapshot is at hand yet: refused connects on
+/// the widest of this namespace's range and the kernel's default (other
+/// namespaces mostly keep the default).
+pub fn config_for_own_namespace(proc_root: &Path, storm: StormConfig) -> LiveConfig {
+    let own = std::fs::read_to_string(proc_root.join("sys/net/ipv4/ip_local_port_range"))
+        .ok()
+        .and_then(|t| PortRange::parse(&t).ok());
+    LiveConfig {
+        reset_ports: crate::core::live::widest_range(
+            own.into_iter().chain([PortRange::KERNEL_DEFAULT]),
+        ),
+        storm,
+        proc_root: proc_root.to_path_buf(),
+        ..LiveConfig::default()
+    }
+}

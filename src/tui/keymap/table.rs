@@ -46,6 +46,13 @@ pub const KEYMAP: &[Binding] = &[
         hint: None,
     },
     Binding {
+        keys: &[key('C')],
+        command: Command::Global(Action::ClearCaught),
+        section: Section::General,
+        help: "clear the self-connects caught live (the log keeps them)",
+        hint: None,
+    },
+    Binding {
         keys: &[ctrl('l')],
         command: Command::Global(Action::Redraw),
         section: Section::General,

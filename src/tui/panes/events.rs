@@ -14,10 +14,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::pane_block;
-use crate::core::changes::{ChangeKind, ListenerAppeared, ListenerGone, NetnsRef, SelfConnect};
+use crate::core::changes::{
+    ChangeKind, ListenerAppeared, ListenerGone, LiveOwner, NetnsRef, RetryStorm, SelfConnect,
+    SelfConnectCaught,
+};
 use crate::core::sanitize::{terminal_safe, terminal_safe_cut};
 use crate::core::snapshot::{Owner, UnknownOwner};
-use crate::core::words::plural;
+use crate::core::words::{group, plural};
 use crate::tui::app::{App, Effect};
 use crate::tui::keymap::{Action, key_label};
 use crate::tui::pane::{Pane, PaneId};
@@ -66,6 +69,19 @@ fn owner_words(owner: &Owner) -> String {
     }
 }
 
+/// The process behind a live event, or the task id the kernel gave when
+/// it was gone before it could be read.
+pub fn live_owner_words(owner: Option<&LiveOwner>, tid: i32) -> String {
+    match owner {
+        Some(o) => format!(
+            "pid {} {}",
+            o.pid,
+            terminal_safe_cut(&o.process, NAME_WIDTH)
+        ),
+        None => format!("task {tid} (gone before it could be read)"),
+    }
+}
+
 fn ns_name(ns: &NetnsRef) -> std::borrow::Cow<'_, str> {
     terminal_safe_cut(&ns.name, NAME_WIDTH)
 }
@@ -82,7 +98,9 @@ impl LogEntry {
         match kind {
             ChangeKind::SelfConnectSeen(_)
             | ChangeKind::SelfConnectGone(_)
-            | ChangeKind::PortStolen(_) => Level::Alert,
+            | ChangeKind::PortStolen(_)
+            | ChangeKind::SelfConnectCaught(_)
+            | ChangeKind::RetryStormStarted(_) => Level::Alert,
             ChangeKind::ListenerAppeared(_)
             | ChangeKind::ListenerGone(_)
             | ChangeKind::ListenerRiskChanged(_) => Level::Warning,
@@ -144,6 +162,15 @@ impl LogEntry {
             ChangeKind::ListenerGone(l) => self.listener_gone(l),
             ChangeKind::SelfConnectSeen(s) => self.self_connect_seen(s),
             ChangeKind::SelfConnectGone(s) => self.self_connect_gone(s),
+            ChangeKind::SelfConnectCaught(c) => self.self_connect_caught(c),
+            ChangeKind::RetryStormStarted(r) => format!(
+                "{}RETRY STORM ({} risk, {}/s): {}",
+                self.in_ns(&r.netns),
+                r.risk,
+                r.rate_per_sec,
+                terminal_safe(&r.explanation())
+            ),
+            ChangeKind::RetryStormEnded(r) => self.storm_ended(r),
             ChangeKind::PortStolen(i) => format!(
                 "{}PORT STOLEN {}",
                 self.in_ns(&i.netns),
@@ -185,6 +212,25 @@ impl LogEntry {
             } else {
                 ""
             },
+        )
+    }
+
+    fn self_connect_caught(&self, c: &SelfConnectCaught) -> String {
+        format!(
+            "{}SELF-CONNECT CAUGHT {} ↔ itself, made by {} (kernel event)",
+            self.in_ns(&c.netns),
+            c.addr,
+            live_owner_words(c.owner.as_ref(), c.tid),
+        )
+    }
+
+    fn storm_ended(&self, r: &RetryStorm) -> String {
+        format!(
+            "{}retry storm on {} ended: {} refused in all, {}",
+            self.in_ns(&r.netns),
+            r.target,
+            r.total,
+            live_owner_words(r.owner.as_ref(), r.pid),
         )
     }
 
@@ -302,6 +348,55 @@ fn shown(app: &App) -> Vec<&LogEntry> {
         .collect()
 }
 
+fn push_wrapped(out: &mut Vec<Line<'static>>, text: &str, w: usize, style: Style) {
+    out.extend(
+        wrap(text, w, "", "  ")
+            .into_iter()
+            .map(|l| Line::styled(l, style)),
+    );
+}
+
+/// The live findings, one each: retry storms going on (with their
+/// rate), then the self-connects caught live, newest first, with their
+/// owner and whether the socket is gone.
+pub fn live_findings(app: &App, w: usize) -> Vec<Line<'static>> {
+    let t = app.theme();
+    let tr = app.tracker();
+    let mut out = Vec::new();
+    for r in tr.storms() {
+        let tries = r
+            .tries_likely_within
+            .map(|n| format!(", self-connect probably within ~{} tries", group(n)))
+            .unwrap_or_default();
+        let text = format!(
+            "STORM {} {} refused {}/s ({} in {} s), {} risk{tries}",
+            r.target,
+            live_owner_words(r.owner.as_ref(), r.pid),
+            group(r.rate_per_sec),
+            group(r.refusals),
+            r.window_secs,
+            r.risk,
+        );
+        push_wrapped(&mut out, &text, w, t.high);
+    }
+    for c in tr.caught().collect::<Vec<_>>().into_iter().rev() {
+        let state = match (c.closed, c.lifetime_ms) {
+            (false, _) => "open".to_string(),
+            (true, Some(ms)) => format!("closed, lived at least {ms} ms"),
+            (true, None) => "closed".to_string(),
+        };
+        let text = format!(
+            "CAUGHT {}{} ↔ itself, {}; {state} · {} clears",
+            stamp(&c.caught_at),
+            c.addr,
+            live_owner_words(c.owner.as_ref(), c.tid),
+            key_label(Action::ClearCaught),
+        );
+        push_wrapped(&mut out, &text, w, t.self_connect);
+    }
+    out
+}
+
 fn stamp(at: &DateTime<Local>) -> String {
     at.format("%H:%M:%S ").to_string()
 }
@@ -344,18 +439,21 @@ impl Pane for EventsPane {
         frame.render_widget(block, area);
         let h = inner.height as usize;
         self.page.set(h.max(1));
+        // Live findings stay on top (at most half the pane) until cleared.
+        let w = inner.width as usize;
+        let mut lines: Vec<Line> = live_findings(app, w);
+        lines.truncate(h / 2);
         if entries.is_empty() {
             let none = if app.tracker().is_empty() {
                 "No events yet."
             } else {
                 "No events match."
             };
-            frame.render_widget(Paragraph::new(Line::styled(none, t.dim)), inner);
+            lines.push(Line::styled(none, t.dim));
+            frame.render_widget(Paragraph::new(lines), inner);
             return;
         }
         // Wrap only what fits on screen.
-        let w = inner.width as usize;
-        let mut lines: Vec<Line> = Vec::with_capacity(h);
         for e in entries.iter().skip(scroll) {
             if lines.len() >= h {
                 break;

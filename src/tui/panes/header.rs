@@ -1,6 +1,7 @@
 //! The header: the port policy, the counts, the refresh state (live or
-//! paused, and since when), then notes: a replay or a recording, a failed
-//! scan, what cannot be seen without root, scan errors.
+//! paused, and since when, and whether live catch runs), then notes: a
+//! replay or a recording, a failed scan, what cannot be seen without root,
+//! scan errors.
 
 use chrono::{DateTime, Local};
 use ratatui::Frame;
@@ -13,6 +14,7 @@ use crate::core::sanitize::{terminal_safe, terminal_safe_cut, terminal_safe_stri
 use crate::tui::app::App;
 use crate::tui::interval::format_interval;
 use crate::tui::text::truncate_end;
+use crate::tui::tracker::LiveCatchStatus;
 
 /// At most this many note lines.
 const MAX_NOTES: usize = 3;
@@ -243,6 +245,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             Span::styled(format!(" every {every}"), t.dim),
         ],
     };
+    let mut status = status;
+    if let Some(live) = app.tracker().live_catch() {
+        let style = match live {
+            LiveCatchStatus::On { .. } => t.value,
+            LiveCatchStatus::Off(_) => t.dim,
+        };
+        status.push(Span::styled(" · ", t.dim));
+        // The reason quotes errors of the kernel and of files.
+        status.push(Span::styled(terminal_safe_string(live.words()), style));
+    }
     lines.push(Line::from(status));
 
     for (style, text) in notes(app) {
