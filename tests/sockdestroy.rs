@@ -115,9 +115,26 @@ fn an_explicitly_bound_self_connect_keeps_its_port_until_its_holder_closes_it() 
         // bind() took the port for the socket's life: aborted, it keeps it.
         assert!(listen_plain(addr).is_err());
         drop(held);
-        // Aborted, it leaves no TIME_WAIT behind.
-        assert!(listen_plain(addr).is_ok());
+        // Aborted, it leaves no TIME_WAIT behind. (Waited for: a child
+        // another test forks at this moment holds the socket until exec.)
+        assert!(common::wait_until(
+            std::time::Duration::from_secs(10),
+            || listen_plain(addr).is_ok()
+        ));
     });
+}
+
+/// Whether `127.0.0.1:port -> 127.0.0.1:port` is in TIME_WAIT in this
+/// thread's namespace.
+fn in_time_wait(port: u16) -> bool {
+    let end = format!("0100007F:{port:04X}");
+    std::fs::read_to_string("/proc/thread-self/net/tcp")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 3 && f[1] == end && f[2] == end && f[3] == "06"
+        })
 }
 
 #[test]
@@ -145,6 +162,12 @@ fn anything_but_the_self_connect_asked_for_is_refused() {
         // Closed since: in TIME_WAIT, not the socket asked for.
         let inode = inode_of(&held);
         drop(held);
+        // A child another test forks at this moment holds the socket until
+        // its exec: wait for the close to take effect.
+        assert!(
+            common::wait_until(std::time::Duration::from_secs(10), || in_time_wait(44604)),
+            "no TIME_WAIT row for {addr}"
+        );
         let e = d.destroy_self_connected(addr, addr, inode);
         assert!(matches!(e, Err(DestroyError::TimeWait { .. })), "{e:?}");
     });
