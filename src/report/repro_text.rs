@@ -11,6 +11,7 @@ use std::time::Duration;
 use crossterm::style::Stylize;
 
 use crate::core::sanitize::terminal_safe;
+use crate::core::words::plural;
 use crate::repro::explain::{
     EndAdvice, Likelihood, Pass, Prospect, Reason, TargetFacts, Try, explain_end,
 };
@@ -35,10 +36,6 @@ fn secs(d: Duration) -> String {
 /// A limit as given: `30 s`, `0.5 s`.
 fn limit_secs(d: Duration) -> String {
     format!("{} s", d.as_secs_f64())
-}
-
-fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// The live line: attempts, refusals, rate, source port, elapsed.
