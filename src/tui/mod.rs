@@ -115,13 +115,7 @@ pub fn run(config: Config) -> ExitCode {
     };
     let mut dash = new_dashboard(&config, &terminal);
     let stop_input = Arc::new(AtomicBool::new(false));
-    let (mut recorder, source) = match config.inputs {
-        record::Inputs::Live { recorder } => (
-            recorder,
-            Source::Live(config.proc_root.clone(), config.netns),
-        ),
-        record::Inputs::Replay { recording, speed } => (None, Source::Replay(recording, speed)),
-    };
+    let (mut recorder, source) = Source::of(config.inputs, config.proc_root.clone(), config.netns);
     dash.app.set_mark(source.mark(recorder.as_ref()));
     let replay = matches!(source, Source::Replay(..));
     let started = source
@@ -232,6 +226,19 @@ enum Source {
 }
 
 impl Source {
+    /// The source of `inputs` (the proc filesystem and `--netns` when
+    /// live), and the recorder, when recording.
+    fn of(
+        inputs: record::Inputs,
+        proc_root: PathBuf,
+        netns: Option<String>,
+    ) -> (Option<record::Recorder>, Source) {
+        match inputs {
+            record::Inputs::Live { recorder } => (recorder, Source::Live(proc_root, netns)),
+            record::Inputs::Replay { recording, speed } => (None, Source::Replay(recording, speed)),
+        }
+    }
+
     /// The header's mark: a replay, or a recording.
     fn mark(&self, recorder: Option<&record::Recorder>) -> Option<record::Mark> {
         match (self, recorder) {
