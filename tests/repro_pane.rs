@@ -1,19 +1,17 @@
-//! The repro pane: snapshots on fixed counters (no real loop), keys, and
-//! start, stop and close through the dispatcher with the real engine on
-//! loopback (bounded waits).
+//! The repro pane: snapshots on fixed counters (no real loop), keys and
+//! the form. The real engine behind it: tests/repro_pane_engine.rs.
 
 mod common;
 mod dashboard_fixture;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossterm::event::KeyCode;
 use dashboard_fixture::*;
 use ratatui::style::{Color, Modifier};
 use selfconn_tui::core::socket::TcpState;
 use selfconn_tui::repro::{Config, ECHO_MESSAGE, Echo, End, Mode, Snapshot, Stage, Target};
-use selfconn_tui::sys::scanner::{ScanOptions, Scanner};
 use selfconn_tui::tui::app::Request;
 use selfconn_tui::tui::dashboard::Dashboard;
 use selfconn_tui::tui::event::Event;
@@ -21,13 +19,11 @@ use selfconn_tui::tui::pane::PaneId;
 use selfconn_tui::tui::repro::{
     Field, MAX_ATTEMPTS, MAX_TIME, Note, Pace, Purpose, ReproRequest, ReproUpdate,
 };
-use selfconn_tui::tui::repro::{ReproRunner, is_free};
 use selfconn_tui::tui::theme::Theme;
 
 /// The port of the fixed runs: even, inside the default range, free in the
 /// fixture's snapshot.
 const PORT: u16 = 46384;
-const WAIT: Duration = Duration::from_secs(15);
 
 fn update(d: &mut Dashboard, u: ReproUpdate) {
     d.handle(Event::Repro(Box::new(u)));
@@ -339,7 +335,7 @@ fn the_pane_names_its_own_fields_not_command_line_options() {
     let mut d = opened(Theme::default_dark());
     d.handle(key(KeyCode::Backspace));
     d.handle(ctrl('u'));
-    typed_into(&mut d, "46385");
+    typed(&mut d, "46385");
     let shown = text(&mut d, 120, 40);
     assert!(
         shown.contains("or mode bind-first."),
@@ -348,7 +344,7 @@ fn the_pane_names_its_own_fields_not_command_line_options() {
     assert!(!shown.contains("--mode"), "{shown}");
     // Outside the range: only an explicit bind, named as the field.
     d.handle(ctrl('u'));
-    typed_into(&mut d, "8080");
+    typed(&mut d, "8080");
     let shown = text(&mut d, 120, 40);
     assert!(shown.contains("so only mode bind"), "{shown}");
     assert!(!shown.contains("--"), "{shown}");
@@ -358,7 +354,7 @@ fn the_pane_names_its_own_fields_not_command_line_options() {
 fn a_target_held_by_a_self_connection_is_said_before_and_after_a_run() {
     // The fixture's flaky client is connected to itself on 44600.
     let mut d = opened(Theme::default_dark());
-    typed_into(&mut d, "44600");
+    typed(&mut d, "44600");
     let shown = text(&mut d, 120, 40);
     assert!(
         shown.contains("127.0.0.1:44600 is already connected to itself (a run holding it, or a"),
@@ -576,7 +572,7 @@ fn keys_edit_the_form() {
 
 #[test]
 fn bad_ports_are_refused_with_a_message() {
-    for (typed, says) in [
+    for (input, says) in [
         ("0", "port 0 is not a port"),
         ("70000", "70000 is out of range"),
         ("", "type a port"),
@@ -584,219 +580,22 @@ fn bad_ports_are_refused_with_a_message() {
         let mut d = opened(Theme::default_dark());
         d.handle(key(KeyCode::Backspace));
         d.handle(ctrl('u'));
-        typed_into(&mut d, typed);
+        typed(&mut d, input);
         d.handle(ch('s'));
         assert!(
             d.app.requests().is_empty(),
-            "{typed}: {:?}",
+            "{input}: {:?}",
             d.app.requests()
         );
         let slot = &d.app.repro().slot(0);
         assert!(!slot.is_starting() && slot.run().is_none());
         match slot.note() {
-            Some(Note::Error(m)) => assert!(m.contains(says), "{typed}: {m}"),
-            other => panic!("{typed}: {other:?}"),
+            Some(Note::Error(m)) => assert!(m.contains(says), "{input}: {m}"),
+            other => panic!("{input}: {other:?}"),
         }
         assert!(text(&mut d, 100, 30).contains(says));
         // Typing again clears the message.
         d.handle(ch('1'));
         assert!(d.app.repro().slot(0).note().is_none());
     }
-}
-
-fn typed_into(d: &mut Dashboard, text: &str) {
-    for c in text.chars() {
-        d.handle(ch(c));
-    }
-}
-
-// --- With the real engine on loopback ---
-
-/// Hands requests to the runner and answers back until `done`, at most
-/// [`WAIT`], sampling the counters like the event loop does.
-fn pump(
-    d: &mut Dashboard,
-    runner: &mut ReproRunner,
-    what: &str,
-    done: impl Fn(&Dashboard) -> bool,
-) {
-    let start = Instant::now();
-    loop {
-        selfconn_tui::tui::exchange(d, runner, None, true);
-        if done(d) {
-            return;
-        }
-        assert!(
-            start.elapsed() < WAIT,
-            "timed out waiting for {what}; the pane:\n{}",
-            text(d, 120, 40)
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// A free port outside the ephemeral range: refused, never picked.
-fn free_port_outside_range() -> u16 {
-    let (low, high) = common::port_range();
-    (1025..65535u16)
-        .rev()
-        .filter(|p| !(low..=high).contains(p))
-        .find(|&p| is_free(IpAddr::V4(Ipv4Addr::LOCALHOST), p))
-        .unwrap()
-}
-
-fn ended(d: &Dashboard) -> Option<End> {
-    d.app.repro().slot(0).run().and_then(|r| r.end.clone())
-}
-
-#[test]
-fn the_real_engine_connects_to_itself_and_c_closes_the_socket() {
-    let mut d = busy_dashboard(Theme::default_dark());
-    let mut runner = ReproRunner::new();
-    d.handle(ch('r'));
-    pump(&mut d, &mut runner, "a suggested port", |d| {
-        !d.app.repro().slot(0).port().is_empty()
-    });
-    // Inside this host's real range, with connect()'s parity, free.
-    let suggested = d.app.repro().slot(0).port_number().expect("a port");
-    let (low, high) = common::port_range();
-    assert!(
-        (low..=high).contains(&suggested),
-        "{suggested} in {low}-{high}"
-    );
-    assert_eq!((suggested - low) % 2, 0, "{suggested}: connect()'s parity");
-    assert!(is_free(IpAddr::V4(Ipv4Addr::LOCALHOST), suggested));
-
-    // bind mode on a free port: connected to itself on the first attempt.
-    let port = common::free_port("127.0.0.1");
-    typed_into(&mut d, &port.to_string());
-    d.handle(key(KeyCode::Tab));
-    d.handle(key(KeyCode::Tab));
-    d.handle(key(KeyCode::Right));
-    d.handle(key(KeyCode::Right));
-    assert_eq!(d.app.repro().slot(0).mode(), Mode::Bind);
-    d.handle(key(KeyCode::Enter));
-    pump(&mut d, &mut runner, "the self-connection", |d| {
-        ended(d).is_some()
-    });
-    match ended(&d) {
-        Some(End::SelfConnected { local, peer, echo }) => {
-            assert_eq!((local, peer), (addr(port), addr(port)));
-            assert!(echo.verified);
-        }
-        other => panic!("{other:?}"),
-    }
-    assert!(d.app.repro().slot(0).holds_socket());
-    assert!(d.app.requests().is_empty(), "the rescan was handed out");
-
-    // A real scan of this namespace: the row is there, marked.
-    let mut scanner = Scanner::new(ScanOptions {
-        netns: Some("own".into()),
-        ..ScanOptions::default()
-    });
-    let find = |scanner: &mut Scanner| {
-        let snap = scanner.scan().expect("a scan");
-        let state = snap
-            .sockets
-            .iter()
-            .find(|s| s.entry.local == addr(port) && s.entry.remote == addr(port))
-            .map(|s| s.entry.state);
-        (snap, state)
-    };
-    let (snap, state) = find(&mut scanner);
-    assert_eq!(state, Some(TcpState::Established));
-    d.handle(scan(snap));
-    let screen_text = text(&mut d, 120, 40);
-    let needle = format!("127.0.0.1:{port} 127.0.0.1:{port}");
-    let row = screen_text
-        .lines()
-        .find(|l| l.contains(&needle))
-        .unwrap_or_else(|| panic!("{screen_text}"));
-    assert!(row.contains("◆ repro"), "{row}");
-
-    d.handle(ch('c'));
-    pump(&mut d, &mut runner, "the socket closed", |d| {
-        !d.app.repro().slot(0).holds_socket()
-    });
-    let (_, state) = find(&mut scanner);
-    assert_eq!(state, Some(TcpState::TimeWait), "closed: TIME_WAIT");
-}
-
-#[test]
-fn x_stops_a_running_loop_and_quitting_joins_it() {
-    let mut d = busy_dashboard(Theme::default_dark());
-    let mut runner = ReproRunner::new();
-    d.handle(ch('r'));
-    pump(&mut d, &mut runner, "a suggested port", |d| {
-        !d.app.repro().slot(0).port().is_empty()
-    });
-    let port = free_port_outside_range();
-    typed_into(&mut d, &port.to_string());
-    // 100/s: refused every time (outside the range), gently. ↑ goes
-    // round to the last field, the pace.
-    d.handle(key(KeyCode::Up));
-    d.handle(key(KeyCode::Left));
-    d.handle(key(KeyCode::Left));
-    d.handle(key(KeyCode::Left));
-    assert_eq!(d.app.repro().slot(0).pace(), Pace::PerSec(100));
-    d.handle(key(KeyCode::Enter));
-    pump(&mut d, &mut runner, "some attempts", |d| {
-        d.app
-            .repro()
-            .slot(0)
-            .run()
-            .is_some_and(|r| r.stats.attempts >= 5)
-    });
-    assert!(d.app.repro().any_running());
-    assert!(text(&mut d, 120, 40).contains("RUNNING"));
-    d.handle(ch('x'));
-    pump(&mut d, &mut runner, "the stop", |d| ended(d).is_some());
-    assert_eq!(ended(&d), Some(End::Stopped));
-    // The packet capture (as root) reads on for a second after the end.
-    pump(&mut d, &mut runner, "the capture's end", |_| true);
-    let t0 = Instant::now();
-    while runner.is_active() && t0.elapsed() < WAIT {
-        selfconn_tui::tui::exchange(&mut d, &mut runner, None, true);
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(!runner.is_active());
-    let run = d.app.repro().slot(0).run().cloned().unwrap();
-    assert!(run.stats.refused >= 5, "{:?}", run.stats);
-
-    // Running again, then the runner goes (as on quit): it stops and joins.
-    d.handle(key(KeyCode::Enter));
-    pump(&mut d, &mut runner, "the second run", |d| {
-        d.app.repro().any_running()
-    });
-    let t0 = Instant::now();
-    drop(runner);
-    assert!(
-        t0.elapsed() < Duration::from_secs(2),
-        "joined in {:?}",
-        t0.elapsed()
-    );
-}
-
-#[test]
-fn a_foreign_host_is_refused_and_no_loop_starts() {
-    let mut d = busy_dashboard(Theme::default_dark());
-    let mut runner = ReproRunner::new();
-    d.handle(ch('r'));
-    pump(&mut d, &mut runner, "a suggested port", |d| {
-        !d.app.repro().slot(0).port().is_empty()
-    });
-    d.handle(key(KeyCode::Tab));
-    typed_into(&mut d, "8.8.8.8");
-    d.handle(key(KeyCode::Enter));
-    pump(&mut d, &mut runner, "the refusal", |d| {
-        !d.app.repro().slot(0).is_starting()
-    });
-    let slot = &d.app.repro().slot(0);
-    assert!(slot.run().is_none());
-    match slot.note() {
-        Some(Note::Error(m)) => assert!(m.contains("not an address of this machine"), "{m}"),
-        other => panic!("{other:?}"),
-    }
-    assert!(!runner.is_active());
-    assert!(text(&mut d, 120, 40).contains("✖ 8.8.8.8 is not an address of this machine"));
 }

@@ -3,11 +3,10 @@
 //! what is inferred, and its timeline. The fixes are those of the
 //! self-connected socket ([`super::advice::free_port_fix`] first).
 
-use chrono::{DateTime, Local};
-
 use super::changes::{Fact, Incident, Inference, Timeline, TimelineStep};
 use super::snapshot::Owner;
 use super::socket::TcpState;
+use super::words::time_of_day;
 
 /// A duration in ms as people say it: `850 ms`, `3.2 s`, `4 min 10 s`.
 fn delay_words(ms: i64) -> String {
@@ -16,10 +15,6 @@ fn delay_words(ms: i64) -> String {
         1000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
         _ => format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1000),
     }
-}
-
-fn hms(t: &DateTime<Local>) -> String {
-    t.format("%H:%M:%S").to_string()
 }
 
 /// "pid 3121, java, user kafka", or why the owner is unknown.
@@ -69,7 +64,7 @@ pub fn incident_summary(i: &Incident) -> String {
         "{port}: the listener ({}) went away at {}; {when} {holder} connected to itself on \
          {port}{tail}.",
         owner_short(&l.owner, true),
-        hms(&l.gone_at),
+        time_of_day(&l.gone_at),
     )
 }
 
@@ -84,15 +79,15 @@ pub fn incident_known_and_inferred(i: &Incident) -> (Vec<String>, Vec<String>) {
             Fact::ListenerGone => format!(
                 "A listener on {} was seen until {} and was gone at {}.",
                 l.addr,
-                hms(&l.last_seen),
-                hms(&l.gone_at)
+                time_of_day(&l.last_seen),
+                time_of_day(&l.gone_at)
             ),
             Fact::SelfConnectOnPort => format!(
                 "{} is connected to itself ({}) since {}, {} after the listener was gone (at \
                  most {} after its last sighting).",
                 i.self_connect.addr,
                 i.self_connect.state,
-                hms(&i.self_connect.first_seen),
+                time_of_day(&i.self_connect.first_seen),
                 delay_words(i.delay_ms),
                 delay_words(i.delay_at_most_ms)
             ),
@@ -140,7 +135,7 @@ pub fn timeline_lines(t: &Timeline) -> Vec<String> {
                     Some(r) => format!(
                         "{} failed connects to the port, until {}",
                         r.count,
-                        hms(&r.last)
+                        time_of_day(&r.last)
                     ),
                     None => "failed connects to the port".to_string(),
                 },
@@ -161,7 +156,7 @@ pub fn timeline_lines(t: &Timeline) -> Vec<String> {
                 }
                 TimelineStep::ListenerBack => "a listener is on the port again".to_string(),
             };
-            format!("{} {what}", hms(&at))
+            format!("{} {what}", time_of_day(&at))
         })
         .collect()
 }
@@ -204,7 +199,7 @@ mod tests {
                 "44600: the listener (pid 3121, java, user alice) went away at {}; 3.0 s later \
                  pid 4410 (java) connected to itself on 44600 and now holds the port: the \
                  service cannot bind 44600 again (EADDRINUSE) until that socket closes.",
-                hms(&t(2))
+                time_of_day(&t(2))
             )
         );
         let (known, inferred) = incident_known_and_inferred(&i);
@@ -252,7 +247,7 @@ mod tests {
                 "bind() of the port failed with EADDRINUSE (pid 3121 java)"
             ]
         );
-        assert!(lines[1].starts_with(&hms(&t(2))));
+        assert!(lines[1].starts_with(&time_of_day(&t(2))));
         // Seen in several scans: its last sighting is a step of its own.
         timeline.listener_last_seen = t(1);
         assert_eq!(&timeline_lines(&timeline)[1][9..], "listener last seen");

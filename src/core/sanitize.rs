@@ -91,12 +91,13 @@ pub fn terminal_safe_cut(s: &str, max_width: usize) -> Cow<'_, str> {
     if UnicodeWidthStr::width(safe.as_ref()) <= max_width {
         return safe;
     }
-    Cow::Owned(cut(&safe, max_width))
+    Cow::Owned(cut_to_width(&safe, max_width))
 }
 
 /// Cuts `s` (safe already, and wider than `max`) to `max` columns with the
-/// marker at the end.
-fn cut(s: &str, max: usize) -> String {
+/// marker at the end. The one cut by width: the dashboard's cells use it
+/// too, on text they made safe already.
+pub fn cut_to_width(s: &str, max: usize) -> String {
     // The marker is one column wide.
     let Some(room) = max.checked_sub(1) else {
         return String::new();

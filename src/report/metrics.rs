@@ -221,8 +221,16 @@ impl SnapshotMetrics {
 
 impl Collector for SnapshotMetrics {
     fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
+        self.encode_findings(&mut enc)?;
+        self.encode_policies(&mut enc)
+    }
+}
+
+impl SnapshotMetrics {
+    /// The findings: self-connected sockets and risky listeners.
+    fn encode_findings(&self, enc: &mut DescriptorEncoder) -> fmt::Result {
         gauges(
-            &mut enc,
+            enc,
             "selfconn_self_connected_sockets",
             "Sockets connected to themselves (local address and port equal the remote ones): \
              a client that retried a local port got it as its own source port.",
@@ -235,7 +243,7 @@ impl Collector for SnapshotMetrics {
         )?;
         let ns = &self.namespaces;
         gauges(
-            &mut enc,
+            enc,
             "selfconn_risky_listeners",
             "Listening sockets on a port inside the ephemeral range and not reserved: the \
              kernel can hand that port to a client as its source port while the service is \
@@ -254,7 +262,7 @@ impl Collector for SnapshotMetrics {
             }),
         )?;
         gauges(
-            &mut enc,
+            enc,
             "selfconn_risky_listener_info",
             "1 for each risky listening port, with the program that holds it.",
             self.listeners.iter().map(|(ns, port, risk, process)| {
@@ -269,36 +277,43 @@ impl Collector for SnapshotMetrics {
                 )
             }),
         )?;
+        Ok(())
+    }
+
+    /// Each namespace's port policy and socket count, and when the scan
+    /// was taken.
+    fn encode_policies(&self, enc: &mut DescriptorEncoder) -> fmt::Result {
+        let ns = &self.namespaces;
         let per_ns = |f: fn(&NamespaceRow) -> u64| {
             ns.iter()
                 .map(move |(name, r)| ([("netns", name.as_str())], f(r)))
         };
         gauges(
-            &mut enc,
+            enc,
             "selfconn_ephemeral_port_range_low",
             "Low end of net.ipv4.ip_local_port_range: the first port connect() may pick.",
             per_ns(|r| u64::from(r.range_low)),
         )?;
         gauges(
-            &mut enc,
+            enc,
             "selfconn_ephemeral_port_range_high",
             "High end of net.ipv4.ip_local_port_range: the last port connect() may pick.",
             per_ns(|r| u64::from(r.range_high)),
         )?;
         gauges(
-            &mut enc,
+            enc,
             "selfconn_reserved_ports",
             "Number of ports in net.ipv4.ip_local_reserved_ports (never picked as source ports).",
             per_ns(|r| r.reserved_ports),
         )?;
         gauges(
-            &mut enc,
+            enc,
             "selfconn_sockets_scanned",
             "TCP sockets (IPv4 and IPv6, all states) read in the last scan.",
             per_ns(|r| r.sockets),
         )?;
         gauge(
-            &mut enc,
+            enc,
             "selfconn_last_scan_timestamp_seconds",
             "When the last scan started, in seconds since the Unix epoch.",
             self.taken_at_seconds,

@@ -11,6 +11,7 @@ use std::time::Duration;
 use crossterm::style::Stylize;
 
 use crate::core::sanitize::terminal_safe;
+use crate::core::words::{plural, plural_noun, time_of_day_millis};
 use crate::repro::explain::{
     EndAdvice, Likelihood, Pass, Prospect, Reason, TargetFacts, Try, explain_end,
 };
@@ -35,10 +36,6 @@ fn secs(d: Duration) -> String {
 /// A limit as given: `30 s`, `0.5 s`.
 fn limit_secs(d: Duration) -> String {
     format!("{} s", d.as_secs_f64())
-}
-
-fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// The live line: attempts, refusals, rate, source port, elapsed.
@@ -331,9 +328,9 @@ pub fn advice(a: &EndAdvice, terms: &Terms) -> String {
             format!("Most attempts failed with {errno}{}.", errno_cause(errno))
         }
         EndAdvice::GuardCaught { caught } => format!(
-            "The guard caught {caught} self-connection{} and closed {}: that is the fix working (Go's dialer does the same).",
-            if *caught == 1 { "" } else { "s" },
-            if *caught == 1 { "it" } else { "them" }
+            "The guard caught {} and closed {}: that is the fix working (Go's dialer does the same).",
+            plural(*caught, "self-connection", "self-connections"),
+            plural_noun(*caught, "it", "them")
         ),
         EndAdvice::Held { port, by } => format!(
             "{by} is connected to itself and holds the port: the kernel cannot pick {port} for this target until that socket closes (more time will not help). Close it (end the run that holds it, or `ss -K src {by} dst {by}` as root), or pick another port."
@@ -427,7 +424,7 @@ pub fn scenario_step_line(e: &crate::repro::scenario::StepEvent) -> String {
     };
     format!(
         "{} {:>7}  {what}",
-        e.time.format("%H:%M:%S%.3f"),
+        time_of_day_millis(&e.time),
         format!("+{:.2}s", e.elapsed_ms as f64 / 1000.0)
     )
 }

@@ -18,6 +18,7 @@ use crate::core::ports::Risk;
 use crate::core::sanitize::terminal_safe_cut;
 use crate::core::snapshot::{Namespace, Owner, Snapshot, Socket};
 use crate::core::socket::FindingKind;
+use crate::core::words::plural;
 
 const HEADERS: [&str; 9] = [
     "FINDING", "RISK", "FAMILY", "LOCAL", "REMOTE", "STATE", "PID", "PROCESS", "USER",
@@ -61,11 +62,6 @@ fn column_widths<'a>(
         }
     }
     widths
-}
-
-/// `1 socket`, `2 sockets`.
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn counts_text(snapshot: &Snapshot) -> String {
@@ -195,6 +191,26 @@ pub fn render(snapshot: &Snapshot, all: bool, colour: bool) -> String {
         );
         return out;
     }
+    table_lines(&mut out, snapshot, &rows, colour);
+    let notes = notes(snapshot, &rows);
+    if !notes.is_empty() {
+        let _ = writeln!(out, "\nNotes");
+        for (n, command) in notes {
+            let _ = writeln!(out, "  {n}");
+            // The command on a line of its own, so that it copies whole.
+            if let Some(c) = command {
+                let _ = writeln!(out, "      {c}");
+            }
+        }
+    }
+    for l in reserve_all_lines(snapshot) {
+        let _ = writeln!(out, "{l}");
+    }
+    out
+}
+
+/// The table of `rows` (with its header), coloured by severity when `colour`.
+fn table_lines(out: &mut String, snapshot: &Snapshot, rows: &[&Socket], colour: bool) {
     // The NETNS column only when sockets from several namespaces are listed.
     let with_netns = snapshot.scanned_namespaces().count() > 1;
     let mut headers: Vec<String> = HEADERS.iter().map(|h| h.to_string()).collect();
@@ -230,21 +246,6 @@ pub fn render(snapshot: &Snapshot, all: bool, colour: bool) -> String {
         };
         let _ = writeln!(out, "{styled}");
     }
-    let notes = notes(snapshot, &rows);
-    if !notes.is_empty() {
-        let _ = writeln!(out, "\nNotes");
-        for (n, command) in notes {
-            let _ = writeln!(out, "  {n}");
-            // The command on a line of its own, so that it copies whole.
-            if let Some(c) = command {
-                let _ = writeln!(out, "      {c}");
-            }
-        }
-    }
-    for l in reserve_all_lines(snapshot) {
-        let _ = writeln!(out, "{l}");
-    }
-    out
 }
 
 /// For each self-connected socket: a service that should listen on its

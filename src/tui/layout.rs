@@ -56,54 +56,9 @@ pub fn compute(size: Rect, app: &App) -> Areas {
     } else if main.height < STACKED_MIN {
         vec![(app.focus(), main)]
     } else if app.repro().is_open() {
-        // The repro pane takes the lower row, full width, under a shorter
-        // table (which shows its self-connection when it succeeds). The
-        // details or the log take its place while they have the focus.
-        let most = (main.height * 35 / 100).max(REPRO_TABLE_MIN);
-        let need = (app.view().rows.len() as u16).saturating_add(4);
-        let table_h = need.clamp(REPRO_TABLE_MIN, most);
-        let [table, lower] = main.layout(&Layout::vertical([
-            Constraint::Length(table_h),
-            Constraint::Min(0),
-        ]));
-        let shown = match app.focus() {
-            PaneId::Details | PaneId::Events => app.focus(),
-            _ => PaneId::Repro,
-        };
-        vec![(PaneId::Sockets, table), (shown, lower)]
+        with_repro(main, app)
     } else {
-        // The table takes what its rows need, between 8 lines and 45% of
-        // the main area; the details and the log get the rest.
-        let most = (main.height * 45 / 100).max(8);
-        let need = (app.view().rows.len() as u16).saturating_add(4);
-        let table_h = need.clamp(8, most);
-        let [table, lower] = main.layout(&Layout::vertical([
-            Constraint::Length(table_h),
-            Constraint::Min(0),
-        ]));
-        let lowers: Vec<PaneId> = app
-            .tab_order()
-            .iter()
-            .copied()
-            .filter(|&p| p != PaneId::Sockets && p != PaneId::Repro)
-            .collect();
-        let mut v = vec![(PaneId::Sockets, table)];
-        if main.width >= SIDE_BY_SIDE && lowers.len() > 1 {
-            // The first lower pane (details) gets a bit more room.
-            let mut cs = vec![Constraint::Fill(4)];
-            cs.extend(std::iter::repeat_n(Constraint::Fill(3), lowers.len() - 1));
-            let rects = lower.layout_vec(&Layout::horizontal(cs));
-            v.extend(lowers.into_iter().zip(rects));
-        } else if let Some(&first) = lowers.first() {
-            // Narrow: one lower pane, the focused one (Tab brings the others).
-            let shown = if lowers.contains(&app.focus()) {
-                app.focus()
-            } else {
-                first
-            };
-            v.push((shown, lower));
-        }
-        v
+        dashboard(main, app)
     };
     Areas {
         header,
@@ -111,4 +66,59 @@ pub fn compute(size: Rect, app: &App) -> Areas {
         panes,
         too_small: false,
     }
+}
+
+/// Splits `main` into the table, `most` lines at most (less when its rows
+/// need less, never under `least`), and what is left below it.
+fn table_and_lower(main: Rect, app: &App, least: u16, most: u16) -> (Rect, Rect) {
+    let need = (app.view().rows.len() as u16).saturating_add(4);
+    let table_h = need.clamp(least, most);
+    let [table, lower] = main.layout(&Layout::vertical([
+        Constraint::Length(table_h),
+        Constraint::Min(0),
+    ]));
+    (table, lower)
+}
+
+/// With the repro pane open: it takes the lower row, full width, under a
+/// shorter table (which shows its self-connection when it succeeds). The
+/// details or the log take its place while they have the focus.
+fn with_repro(main: Rect, app: &App) -> Vec<(PaneId, Rect)> {
+    let most = (main.height * 35 / 100).max(REPRO_TABLE_MIN);
+    let (table, lower) = table_and_lower(main, app, REPRO_TABLE_MIN, most);
+    let shown = match app.focus() {
+        PaneId::Details | PaneId::Events => app.focus(),
+        _ => PaneId::Repro,
+    };
+    vec![(PaneId::Sockets, table), (shown, lower)]
+}
+
+/// The usual panes: the table takes what its rows need, between 8 lines
+/// and 45% of the main area; the details and the log get the rest.
+fn dashboard(main: Rect, app: &App) -> Vec<(PaneId, Rect)> {
+    let most = (main.height * 45 / 100).max(8);
+    let (table, lower) = table_and_lower(main, app, 8, most);
+    let lowers: Vec<PaneId> = app
+        .tab_order()
+        .iter()
+        .copied()
+        .filter(|&p| p != PaneId::Sockets && p != PaneId::Repro)
+        .collect();
+    let mut v = vec![(PaneId::Sockets, table)];
+    if main.width >= SIDE_BY_SIDE && lowers.len() > 1 {
+        // The first lower pane (details) gets a bit more room.
+        let mut cs = vec![Constraint::Fill(4)];
+        cs.extend(std::iter::repeat_n(Constraint::Fill(3), lowers.len() - 1));
+        let rects = lower.layout_vec(&Layout::horizontal(cs));
+        v.extend(lowers.into_iter().zip(rects));
+    } else if let Some(&first) = lowers.first() {
+        // Narrow: one lower pane, the focused one (Tab brings the others).
+        let shown = if lowers.contains(&app.focus()) {
+            app.focus()
+        } else {
+            first
+        };
+        v.push((shown, lower));
+    }
+    v
 }

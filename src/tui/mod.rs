@@ -113,34 +113,10 @@ pub fn run(config: Config) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut dash = Dashboard::new(config.theme, config.interval, Local::now());
-    if let Ok(window) = chrono::TimeDelta::from_std(config.incident_window) {
-        dash.app.set_incident_window(window);
-    }
-    dash.app.set_netns_only(config.netns.clone());
-    if let Ok(size) = terminal.size() {
-        dash.handle(Event::Resize(size.width, size.height));
-    }
+    let mut dash = new_dashboard(&config, &terminal);
     let stop_input = Arc::new(AtomicBool::new(false));
-    let (mut recorder, source) = match config.inputs {
-        record::Inputs::Live { recorder } => (
-            recorder,
-            Source::Live(config.proc_root.clone(), config.netns),
-        ),
-        record::Inputs::Replay { recording, speed } => (None, Source::Replay(recording, speed)),
-    };
-    dash.app.set_mark(match (&source, &recorder) {
-        (Source::Replay(r, speed), _) => Some(record::Mark::replay(
-            &r.path().display().to_string(),
-            r.header(),
-            *speed,
-        )),
-        (_, Some(rec)) => Some(record::Mark::Recording {
-            file: rec.path().display().to_string(),
-            stopped: None,
-        }),
-        _ => None,
-    });
+    let (mut recorder, source) = Source::of(config.inputs, config.proc_root.clone(), config.netns);
+    dash.app.set_mark(source.mark(recorder.as_ref()));
     let replay = matches!(source, Source::Replay(..));
     let started = source
         .spawn(config.interval, tx.clone())
@@ -160,12 +136,6 @@ pub fn run(config: Config) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // A test hook: proves that a panic restores the terminal. Debug builds
-    // only (`cargo test`): a release build cannot be made to panic from
-    // the environment.
-    let panic_test =
-        cfg!(debug_assertions) && std::env::var_os("SELFCONN_TUI_TEST_PANIC").is_some();
-
     let mut runner = ReproRunner::new();
     let exit = event_loop(
         &mut terminal,
@@ -176,12 +146,51 @@ pub fn run(config: Config) -> ExitCode {
             runner: &mut runner,
             recorder: recorder.as_mut(),
         },
-        panic_test,
+        panic_test_requested(),
     );
 
     // The repro loops stop first (within a few milliseconds); the terminal
     // is restored while they do; then they are waited for.
     runner.stop();
+    stop_sources(live, &stop_input, worker, replay);
+    signals.close();
+    drop(terminal);
+    drop(guard);
+    runner.shutdown();
+    if let Some(rec) = recorder {
+        report_recording(rec);
+    }
+    exit_code(exit)
+}
+
+/// The dashboard's state as the command line asks, sized to the terminal.
+fn new_dashboard(config: &Config, terminal: &terminal::Term) -> Dashboard {
+    let mut dash = Dashboard::new(config.theme.clone(), config.interval, Local::now());
+    if let Ok(window) = chrono::TimeDelta::from_std(config.incident_window) {
+        dash.app.set_incident_window(window);
+    }
+    dash.app.set_netns_only(config.netns.clone());
+    if let Ok(size) = terminal.size() {
+        dash.handle(Event::Resize(size.width, size.height));
+    }
+    dash
+}
+
+/// A test hook: proves that a panic restores the terminal. Debug builds
+/// only (`cargo test`): a release build cannot be made to panic from the
+/// environment.
+fn panic_test_requested() -> bool {
+    cfg!(debug_assertions) && std::env::var_os("SELFCONN_TUI_TEST_PANIC").is_some()
+}
+
+/// Stops what feeds the loop: live catch, the input reader, the scan
+/// worker or the replay source.
+fn stop_sources(
+    live: Option<tracefs::LiveCatch>,
+    stop_input: &AtomicBool,
+    worker: Option<ScanWorker>,
+    replay: Option<worker::ReplaySource>,
+) {
     // The tracing instance goes on every way out: here after q or a
     // signal, in the hook or while unwinding after a panic.
     if let Some(live) = live
@@ -194,13 +203,10 @@ pub fn run(config: Config) -> ExitCode {
         w.stop();
     }
     drop(replay);
-    signals.close();
-    drop(terminal);
-    drop(guard);
-    runner.shutdown();
-    if let Some(rec) = recorder {
-        report_recording(rec);
-    }
+}
+
+/// The process's exit status for why the loop ended.
+fn exit_code(exit: Exit) -> ExitCode {
     match exit {
         Exit::Quit => ExitCode::SUCCESS,
         Exit::Signal(sig) => ExitCode::from((128 + sig).clamp(0, 255) as u8),
@@ -220,6 +226,35 @@ enum Source {
 }
 
 impl Source {
+    /// The source of `inputs` (the proc filesystem and `--netns` when
+    /// live), and the recorder, when recording.
+    fn of(
+        inputs: record::Inputs,
+        proc_root: PathBuf,
+        netns: Option<String>,
+    ) -> (Option<record::Recorder>, Source) {
+        match inputs {
+            record::Inputs::Live { recorder } => (recorder, Source::Live(proc_root, netns)),
+            record::Inputs::Replay { recording, speed } => (None, Source::Replay(recording, speed)),
+        }
+    }
+
+    /// The header's mark: a replay, or a recording.
+    fn mark(&self, recorder: Option<&record::Recorder>) -> Option<record::Mark> {
+        match (self, recorder) {
+            (Source::Replay(r, speed), _) => Some(record::Mark::replay(
+                &r.path().display().to_string(),
+                r.header(),
+                *speed,
+            )),
+            (_, Some(rec)) => Some(record::Mark::Recording {
+                file: rec.path().display().to_string(),
+                stopped: None,
+            }),
+            _ => None,
+        }
+    }
+
     /// Starts the scan worker, or the replay source.
     fn spawn(
         self,
@@ -249,6 +284,19 @@ struct Inputs<'a> {
     worker: Option<&'a ScanWorker>,
     runner: &'a mut ReproRunner,
     recorder: Option<&'a mut record::Recorder>,
+}
+
+impl Inputs<'_> {
+    /// [`exchange_recorded`] with these inputs.
+    fn exchange(&mut self, dash: &mut Dashboard, sample: bool) -> bool {
+        exchange_recorded(
+            dash,
+            self.runner,
+            self.worker,
+            sample,
+            self.recorder.as_deref_mut(),
+        )
+    }
 }
 
 /// Says on the restored terminal what was recorded.
@@ -306,7 +354,6 @@ fn event_loop(
     mut inputs: Inputs,
     panic_test: bool,
 ) -> Exit {
-    let runner = &mut *inputs.runner;
     let mut redraw = true;
     let mut next_frame = Instant::now();
     loop {
@@ -315,54 +362,21 @@ fn event_loop(
         }
         // Requests out, answers in; a running loop's counters at the frame
         // rate only.
-        let frame_due = runner.is_active() && Instant::now() >= next_frame;
+        let frame_due = inputs.runner.is_active() && Instant::now() >= next_frame;
         if frame_due {
             next_frame = Instant::now() + REPRO_FRAME;
         }
         // Copies go to the terminal itself, between two frames.
-        for text in dash.app.take_copies() {
-            let _ = clipboard::write(terminal.backend_mut(), &text);
-        }
+        write_copies(terminal, dash);
         if frame_due || !dash.app.requests().is_empty() {
-            let sample = frame_due && runner.is_running();
-            redraw |= exchange_recorded(
-                dash,
-                runner,
-                inputs.worker,
-                sample,
-                inputs.recorder.as_deref_mut(),
-            );
+            let sample = frame_due && inputs.runner.is_running();
+            redraw |= inputs.exchange(dash, sample);
         }
-        if dash.app.take_full_redraw() {
-            // Resizing to the same size clears the screen and forgets what
-            // was drawn, without asking the terminal for the cursor.
-            if let Ok(size) = terminal.size()
-                && let Err(e) = terminal.resize(size.into())
-            {
-                return Exit::Failed(format!("cannot draw: {e}"));
-            }
-            redraw = true;
+        if let Err(exit) = draw_if_needed(terminal, dash, redraw, panic_test) {
+            return exit;
         }
-        if redraw {
-            dash.set_now(Local::now());
-            if let Err(e) = terminal.draw(|f| dash.draw(f)) {
-                return Exit::Failed(format!("cannot draw: {e}"));
-            }
-            redraw = false;
-            if panic_test {
-                panic!("SELFCONN_TUI_TEST_PANIC is set: panicking after the first frame");
-            }
-        }
-        // Wake up on the next second for the clock, or on the next frame
-        // while a repro loop runs or starts.
-        let now = Local::now();
-        let mut timeout = Duration::from_nanos(
-            1_000_000_000u64.saturating_sub(u64::from(now.nanosecond() % 1_000_000_000)),
-        );
-        if runner.is_active() {
-            timeout = timeout.min(next_frame.saturating_duration_since(Instant::now()));
-        }
-        let first = match rx.recv_timeout(timeout) {
+        redraw = false;
+        let first = match rx.recv_timeout(wake_timeout(inputs.runner, next_frame)) {
             Ok(ev) => ev,
             Err(RecvTimeoutError::Timeout) => {
                 redraw |= dash.tick(Local::now());
@@ -372,34 +386,91 @@ fn event_loop(
                 return Exit::Failed("the scanner and the input reader stopped".into());
             }
         };
-        // Everything already queued is handled before the next frame.
-        for ev in std::iter::once(first).chain(rx.try_iter()) {
-            if let Some(rec) = inputs.recorder.as_deref_mut() {
-                record(dash, rec, &ev);
-            }
-            match on_event(dash, ev) {
-                Ok(changed) => redraw |= changed,
-                Err(exit) => return exit,
-            }
-            if dash.app.wants_quit() {
-                return Exit::Quit;
-            }
-            // Requests go out before the next key: a key typed right after
-            // `r` sees the suggested port.
-            for text in dash.app.take_copies() {
-                let _ = clipboard::write(terminal.backend_mut(), &text);
-            }
-            if !dash.app.requests().is_empty() {
-                redraw |= exchange_recorded(
-                    dash,
-                    runner,
-                    inputs.worker,
-                    false,
-                    inputs.recorder.as_deref_mut(),
-                );
-            }
+        match handle_batch(terminal, dash, rx, first, &mut inputs) {
+            Ok(changed) => redraw |= changed,
+            Err(exit) => return exit,
         }
     }
+}
+
+/// Writes the copies the dashboard asked for to the terminal (OSC 52).
+fn write_copies(terminal: &mut terminal::Term, dash: &mut Dashboard) {
+    for text in dash.app.take_copies() {
+        let _ = clipboard::write(terminal.backend_mut(), &text);
+    }
+}
+
+/// Draws when `redraw` or when the dashboard asked for a full redraw
+/// (then clearing the screen first).
+fn draw_if_needed(
+    terminal: &mut terminal::Term,
+    dash: &mut Dashboard,
+    redraw: bool,
+    panic_test: bool,
+) -> Result<(), Exit> {
+    let mut redraw = redraw;
+    if dash.app.take_full_redraw() {
+        // Resizing to the same size clears the screen and forgets what
+        // was drawn, without asking the terminal for the cursor.
+        if let Ok(size) = terminal.size()
+            && let Err(e) = terminal.resize(size.into())
+        {
+            return Err(Exit::Failed(format!("cannot draw: {e}")));
+        }
+        redraw = true;
+    }
+    if redraw {
+        dash.set_now(Local::now());
+        if let Err(e) = terminal.draw(|f| dash.draw(f)) {
+            return Err(Exit::Failed(format!("cannot draw: {e}")));
+        }
+        if panic_test {
+            panic!("SELFCONN_TUI_TEST_PANIC is set: panicking after the first frame");
+        }
+    }
+    Ok(())
+}
+
+/// How long to wait for an event: until the next second for the clock,
+/// or the next frame while a repro loop runs or starts.
+fn wake_timeout(runner: &ReproRunner, next_frame: Instant) -> Duration {
+    let now = Local::now();
+    let timeout = Duration::from_nanos(
+        1_000_000_000u64.saturating_sub(u64::from(now.nanosecond() % 1_000_000_000)),
+    );
+    if runner.is_active() {
+        timeout.min(next_frame.saturating_duration_since(Instant::now()))
+    } else {
+        timeout
+    }
+}
+
+/// Handles `first` and everything already queued before the next frame.
+/// Returns whether to redraw, or why to stop.
+fn handle_batch(
+    terminal: &mut terminal::Term,
+    dash: &mut Dashboard,
+    rx: &mpsc::Receiver<Event>,
+    first: Event,
+    inputs: &mut Inputs,
+) -> Result<bool, Exit> {
+    let mut redraw = false;
+    for ev in std::iter::once(first).chain(rx.try_iter()) {
+        if let Some(rec) = inputs.recorder.as_deref_mut() {
+            record(dash, rec, &ev);
+        }
+        redraw |= on_event(dash, ev)?;
+        if dash.app.wants_quit() {
+            return Err(Exit::Quit);
+        }
+        // Requests go out before the next key: a key typed right after
+        // `r` sees the suggested port.
+        write_copies(terminal, dash);
+        if !dash.app.requests().is_empty() {
+            redraw |= inputs.exchange(dash, false);
+        }
+    }
+    Ok(redraw)
 }
 
 /// Handles one event: the process's and the terminal's business here, the

@@ -2,36 +2,27 @@
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use crate::core::sanitize::is_bidi_control;
+use crate::core::sanitize::{cut_to_width, is_bidi_control};
 
 pub fn width(s: &str) -> usize {
     UnicodeWidthStr::width(s)
 }
 
-/// Cuts `s` to `max` columns, ending with `…` when cut.
+/// Cuts `s` to `max` columns, ending with `…` when cut: the cut of
+/// [`crate::core::sanitize::terminal_safe_cut`], without escaping again
+/// (cells are made safe where their text is built).
 pub fn truncate_end(s: &str, max: usize) -> String {
     if width(s) <= max {
         return s.to_string();
     }
-    if max == 0 {
-        return String::new();
-    }
-    let mut out = String::new();
-    let mut w = 0;
-    for c in s.chars() {
-        let cw = c.width().unwrap_or(0);
-        if w + cw > max - 1 {
-            break;
-        }
-        out.push(c);
-        w += cw;
-    }
-    out.push('…');
-    out
+    cut_to_width(s, max)
 }
 
 /// Cuts `s` to `max` columns from the left, starting with `…`: for
-/// addresses, where the port at the end matters most.
+/// addresses, where the port at the end matters most, and the filter as
+/// it is typed (the cursor is at the end). Its own loop, not
+/// [`cut_to_width`]: it keeps the end of the text, which the shared cut
+/// (for names and messages, whose start matters) never does.
 pub fn truncate_start(s: &str, max: usize) -> String {
     if width(s) <= max {
         return s.to_string();

@@ -363,10 +363,12 @@ mod tests {
     use crate::core::socket::{Family, TcpState};
     use crate::tui::panes::events::Level;
 
+    use crate::core::words::time_of_day;
+
     fn messages(tr: &Tracker) -> Vec<String> {
         tr.entries()
             .iter()
-            .map(|e| format!("{} {}", e.at.format("%H:%M:%S"), e.message()))
+            .map(|e| format!("{} {}", time_of_day(&e.at), e.message()))
             .collect()
     }
 

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use super::handshake::{HandshakeStep, SelfConnect, SelfConnectWatch};
 use super::line::{SeqTracker, Shown, tcpdump_line};
 use super::parse::{Packet, TcpFlags};
-use crate::core::words::group;
+use crate::core::words::{group, plural_noun};
 
 /// How far back a reset looks for the SYN it refuses (the two are
 /// normally adjacent on loopback).
@@ -134,9 +134,9 @@ impl Strip {
                 Entry::Folded { count, last_port } => StripLine {
                     kind: LineKind::Folded,
                     text: format!(
-                        "… {} refused attempt{} folded (the last from port {last_port})",
+                        "… {} {} folded (the last from port {last_port})",
                         group(*count),
-                        if *count == 1 { "" } else { "s" }
+                        plural_noun(*count, "refused attempt", "refused attempts")
                     ),
                 },
             })

@@ -182,7 +182,6 @@ fn body(c: &Confirm) -> Vec<(String, Kind)> {
             terminal_safe_cut(&t.netns.name, NAME_WIDTH)
         )
     };
-    let ss = (format!("$ {}", t.ss_line), Kind::Command);
     match &c.stage {
         Stage::Asking => vec![
             (question(t), Kind::Value),
@@ -197,7 +196,17 @@ fn body(c: &Confirm) -> Vec<(String, Kind)> {
             ),
         ],
         Stage::Destroying => vec![(format!("Destroying {} …", t.addr), Kind::Value)],
-        Stage::Done(DestroyOutcome::Destroyed) => vec![
+        Stage::Done(outcome) => outcome_body(t, outcome, &ns),
+    }
+}
+
+/// What came of the destroy, and (when it was not done) how to do it by
+/// hand. `ns` names the namespace when it is not the dashboard's own.
+fn outcome_body(t: &DestroyTarget, outcome: &DestroyOutcome, ns: &str) -> Vec<(String, Kind)> {
+    let port = t.addr.port();
+    let ss = (format!("$ {}", t.ss_line), Kind::Command);
+    match outcome {
+        DestroyOutcome::Destroyed => vec![
             (
                 format!("Destroyed {a} ⇄ {a}{ns}: port {port} is free.", a = t.addr),
                 Kind::Value,
@@ -211,7 +220,7 @@ fn body(c: &Confirm) -> Vec<(String, Kind)> {
                 Kind::Plain,
             ),
         ],
-        Stage::Done(DestroyOutcome::NotPermitted) => vec![
+        DestroyOutcome::NotPermitted => vec![
             (
                 "Not destroyed: destroying a socket needs root (CAP_NET_ADMIN in its network \
                  namespace)."
@@ -221,7 +230,7 @@ fn body(c: &Confirm) -> Vec<(String, Kind)> {
             (format!("As root, this does the same{ns}:"), Kind::Plain),
             ss,
         ],
-        Stage::Done(DestroyOutcome::NotSupported) => vec![
+        DestroyOutcome::NotSupported => vec![
             (
                 "Not destroyed: this kernel cannot destroy sockets (built without \
                  CONFIG_INET_DIAG_DESTROY)."
@@ -237,14 +246,14 @@ fn body(c: &Confirm) -> Vec<(String, Kind)> {
             ),
             ss,
         ],
-        Stage::Done(DestroyOutcome::Gone) => vec![(
+        DestroyOutcome::Gone => vec![(
             format!(
                 "Nothing to do: {} is gone already; port {port} is not held through it any more.",
                 t.addr
             ),
             Kind::Value,
         )],
-        Stage::Done(DestroyOutcome::Refused(why)) => vec![
+        DestroyOutcome::Refused(why) => vec![
             (format!("Not destroyed: {why}"), Kind::Alert),
             (format!("By hand, as root{ns}:"), Kind::Plain),
             ss,

@@ -11,7 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::pane_block;
-use crate::core::advice::advise;
+use crate::core::advice::{Fix, advise};
 use crate::core::changes::SelfConnectKey;
 use crate::core::incident_advice::{incident_known_and_inferred, incident_summary, timeline_lines};
 use crate::core::reserve::reserve_all;
@@ -82,44 +82,69 @@ fn push_reserve_all(out: &mut Vec<Line<'static>>, app: &App, netns: usize, w: us
 /// The pane's text for the current selection, wrapped to `w` columns.
 pub fn content(app: &App, w: usize) -> Vec<Line<'static>> {
     let t = app.theme();
-    let mut out: Vec<Line<'static>> = Vec::new();
     let Some((socket, ns)) = app.selected() else {
-        let range = app
-            .snapshot()
-            .map(|s| s.own_namespace().policy.range.to_string())
-            .unwrap_or_else(|| "32768-60999".into());
-        out.push(Line::styled("Nothing selected.", t.heading));
-        out.push(Line::raw(""));
-        push_wrapped(
-            &mut out,
-            &format!(
-                "A TCP client that connects to a port on its own host inside the ephemeral range \
-                 ({range}) while nothing listens there can be handed that very port as its source \
-                 port: it connects to itself (local address = remote address), reads back what it \
-                 writes, and the real service can no longer bind the port."
-            ),
-            w,
-            "",
-            "",
-            t.plain,
-        );
-        out.push(Line::raw(""));
-        push_wrapped(
-            &mut out,
-            &format!(
-                "The table lists self-connected sockets, and listeners on ports inside the range: \
-                 high risk on the parity connect() tries first, medium on the other. Select one \
-                 to see why and how to fix it; {} lists every socket.",
-                key_label(Action::ToggleAll)
-            ),
-            w,
-            "",
-            "",
-            t.dim,
-        );
-        return out;
+        return nothing_selected(app, w);
     };
     let advice = advise(socket, ns);
+    let mut out: Vec<Line<'static>> = Vec::new();
+    push_headline(&mut out, app, socket, &advice.what, w);
+    incident_lines(&mut out, app, socket, ns, w);
+    out.push(Line::raw(""));
+    out.push(Line::styled("Why", t.heading));
+    for why in &advice.why {
+        push_wrapped(&mut out, why, w, "• ", "  ", t.plain);
+    }
+    if !advice.fixes.is_empty() {
+        push_fixes(&mut out, app, socket, &advice.fixes, w);
+        push_reserve_all(&mut out, app, socket.netns, w);
+    }
+    push_socket_facts(&mut out, app, socket, ns, w);
+    out
+}
+
+/// With no selection: what a self-connect is, and what the table lists.
+fn nothing_selected(app: &App, w: usize) -> Vec<Line<'static>> {
+    let t = app.theme();
+    let mut out: Vec<Line<'static>> = Vec::new();
+    let range = app
+        .snapshot()
+        .map(|s| s.own_namespace().policy.range.to_string())
+        .unwrap_or_else(|| "32768-60999".into());
+    out.push(Line::styled("Nothing selected.", t.heading));
+    out.push(Line::raw(""));
+    push_wrapped(
+        &mut out,
+        &format!(
+            "A TCP client that connects to a port on its own host inside the ephemeral range \
+             ({range}) while nothing listens there can be handed that very port as its source \
+             port: it connects to itself (local address = remote address), reads back what it \
+             writes, and the real service can no longer bind the port."
+        ),
+        w,
+        "",
+        "",
+        t.plain,
+    );
+    out.push(Line::raw(""));
+    push_wrapped(
+        &mut out,
+        &format!(
+            "The table lists self-connected sockets, and listeners on ports inside the range: \
+             high risk on the parity connect() tries first, medium on the other. Select one \
+             to see why and how to fix it; {} lists every socket.",
+            key_label(Action::ToggleAll)
+        ),
+        w,
+        "",
+        "",
+        t.dim,
+    );
+    out
+}
+
+/// The finding's label, then what the socket is, wrapped beside it.
+fn push_headline(out: &mut Vec<Line<'static>>, app: &App, socket: &Socket, what: &str, w: usize) {
+    let t = app.theme();
     let label = finding_label(socket);
     let mut head = vec![];
     if !label.is_empty() {
@@ -130,56 +155,59 @@ pub fn content(app: &App, w: usize) -> Vec<Line<'static>> {
         head.push(Span::raw(" "));
     }
     let head_w = crate::tui::text::width(label) + if label.is_empty() { 0 } else { 3 };
-    let what = wrap(
-        &terminal_safe(&advice.what),
-        w.saturating_sub(head_w),
-        "",
-        "",
-    );
+    let what = wrap(&terminal_safe(what), w.saturating_sub(head_w), "", "");
     head.push(Span::styled(what[0].clone(), t.value));
     out.push(Line::from(head));
     for l in &what[1..] {
         out.push(Line::styled(l.clone(), t.value));
     }
-    incident_lines(&mut out, app, socket, ns, w);
+}
+
+/// The numbered fixes with their commands, the key that copies the first
+/// command, and (for a self-connect) the key that destroys the socket.
+fn push_fixes(out: &mut Vec<Line<'static>>, app: &App, socket: &Socket, fixes: &[Fix], w: usize) {
+    let t = app.theme();
     out.push(Line::raw(""));
-    out.push(Line::styled("Why", t.heading));
-    for why in &advice.why {
-        push_wrapped(&mut out, why, w, "• ", "  ", t.plain);
-    }
-    if !advice.fixes.is_empty() {
-        out.push(Line::raw(""));
-        out.push(Line::styled("Fixes", t.heading));
-        let copied = advice.fixes.iter().position(|f| !f.commands.is_empty());
-        for (i, fix) in advice.fixes.iter().enumerate() {
-            let n = format!("{}. ", i + 1);
-            push_wrapped(&mut out, &fix.title, w, &n, "   ", t.value);
-            push_commands(&mut out, &fix.commands, w, t.command);
-            if copied == Some(i) {
-                out.push(Line::styled(
-                    format!("   ({} copies it)", key_label(Action::CopyFix)),
-                    t.dim,
-                ));
-            }
-            if i == 0 && is_self_connect(socket) {
-                push_wrapped(
-                    &mut out,
-                    &format!(
-                        "Or here: {} destroys this one socket (asks first; needs root).",
-                        key_label(Action::FreePort)
-                    ),
-                    w,
-                    "   ",
-                    "   ",
-                    t.key,
-                );
-            }
-            if let Some(note) = &fix.note {
-                push_wrapped(&mut out, note, w, "   ", "   ", t.dim);
-            }
+    out.push(Line::styled("Fixes", t.heading));
+    let copied = fixes.iter().position(|f| !f.commands.is_empty());
+    for (i, fix) in fixes.iter().enumerate() {
+        let n = format!("{}. ", i + 1);
+        push_wrapped(out, &fix.title, w, &n, "   ", t.value);
+        push_commands(out, &fix.commands, w, t.command);
+        if copied == Some(i) {
+            out.push(Line::styled(
+                format!("   ({} copies it)", key_label(Action::CopyFix)),
+                t.dim,
+            ));
         }
-        push_reserve_all(&mut out, app, socket.netns, w);
+        if i == 0 && is_self_connect(socket) {
+            push_wrapped(
+                out,
+                &format!(
+                    "Or here: {} destroys this one socket (asks first; needs root).",
+                    key_label(Action::FreePort)
+                ),
+                w,
+                "   ",
+                "   ",
+                t.key,
+            );
+        }
+        if let Some(note) = &fix.note {
+            push_wrapped(out, note, w, "   ", "   ", t.dim);
+        }
     }
+}
+
+/// The socket's own facts: family, state, inode, owner, namespace.
+fn push_socket_facts(
+    out: &mut Vec<Line<'static>>,
+    app: &App,
+    socket: &Socket,
+    ns: &Namespace,
+    w: usize,
+) {
+    let t = app.theme();
     out.push(Line::raw(""));
     out.push(Line::styled("Socket", t.heading));
     let e = &socket.entry;
@@ -194,8 +222,7 @@ pub fn content(app: &App, w: usize) -> Vec<Line<'static>> {
     if app.snapshot().is_some_and(|s| s.namespaces.len() > 1) || !ns.is_own {
         facts.push_str(&format!(" · namespace {} ({})", ns.name, ns.id));
     }
-    push_wrapped(&mut out, &facts, w, "", "", t.dim);
-    out
+    push_wrapped(out, &facts, w, "", "", t.dim);
 }
 
 fn is_self_connect(socket: &Socket) -> bool {

@@ -20,7 +20,7 @@ use crate::core::changes::{
 };
 use crate::core::sanitize::{terminal_safe, terminal_safe_cut};
 use crate::core::snapshot::{Owner, UnknownOwner};
-use crate::core::words::{group, plural};
+use crate::core::words::{group, plural, time_of_day};
 use crate::tui::app::{App, Effect};
 use crate::tui::keymap::{Action, key_label};
 use crate::tui::pane::{Pane, PaneId};
@@ -49,14 +49,6 @@ pub enum Level {
 
 /// Process and namespace names are cut to this many cells.
 const NAME_WIDTH: usize = 48;
-
-fn hms(t: &DateTime<Local>) -> String {
-    t.format("%H:%M:%S").to_string()
-}
-
-fn plural_s(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
 
 /// Who holds a socket, as a noun phrase ("held by ...").
 fn owner_words(owner: &Owner) -> String {
@@ -123,12 +115,10 @@ impl LogEntry {
         let safe = |e: &dyn std::fmt::Display| terminal_safe(&e.to_string()).into_owned();
         match kind {
             ChangeKind::WatchStarted(w) => format!(
-                "watching {} socket{}: {} self-connected, {} risky listener{}",
-                w.sockets,
-                plural_s(w.sockets),
+                "watching {}: {} self-connected, {}",
+                plural(w.sockets, "socket", "sockets"),
                 w.self_connects,
-                w.risky_listeners,
-                plural_s(w.risky_listeners)
+                plural(w.risky_listeners, "risky listener", "risky listeners")
             ),
             ChangeKind::ScanFailed(f) => format!("scan failed: {}", safe(&f.message)),
             ChangeKind::ScanRecovered => "scanning works again".to_string(),
@@ -190,9 +180,13 @@ impl LogEntry {
 
     fn self_connect_seen(&self, s: &SelfConnect) -> String {
         let seen = if s.first_seen == s.last_seen {
-            format!("seen {}", hms(&s.first_seen))
+            format!("seen {}", time_of_day(&s.first_seen))
         } else {
-            format!("seen {}–{}", hms(&s.first_seen), hms(&s.last_seen))
+            format!(
+                "seen {}–{}",
+                time_of_day(&s.first_seen),
+                time_of_day(&s.last_seen)
+            )
         };
         format!(
             "{}SELF-CONNECT {} ↔ itself ({}), held by {}; {}{seen}{}",
@@ -239,8 +233,8 @@ impl LogEntry {
             "{}self-connect {} gone; it was seen {}–{}, held by {}",
             self.in_ns(&s.netns),
             s.addr,
-            hms(&s.first_seen),
-            hms(&s.last_seen),
+            time_of_day(&s.first_seen),
+            time_of_day(&s.last_seen),
             owner_words(&s.owner)
         )
     }
@@ -397,8 +391,9 @@ pub fn live_findings(app: &App, w: usize) -> Vec<Line<'static>> {
     out
 }
 
+/// The time of day before a log line, with the space that separates it.
 fn stamp(at: &DateTime<Local>) -> String {
-    at.format("%H:%M:%S ").to_string()
+    format!("{} ", time_of_day(at))
 }
 
 impl Pane for EventsPane {

@@ -11,6 +11,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::core::sanitize::{terminal_safe, terminal_safe_cut, terminal_safe_string};
+use crate::core::snapshot::Snapshot;
+use crate::core::words::{plural, plural_noun, time_of_day};
 use crate::tui::app::App;
 use crate::tui::interval::format_interval;
 use crate::tui::text::truncate_end;
@@ -18,10 +20,6 @@ use crate::tui::tracker::LiveCatchStatus;
 
 /// At most this many note lines.
 const MAX_NOTES: usize = 3;
-
-fn hms(t: &DateTime<Local>) -> String {
-    t.format("%H:%M:%S").to_string()
-}
 
 /// A short duration: `12s`, `3m05s`, `1h02m`.
 pub fn ago(secs: i64) -> String {
@@ -48,7 +46,7 @@ pub fn notes(app: &App) -> Vec<(Style, String)> {
             t.error,
             format!(
                 "✖ scan failed at {}: {msg} (retrying every {})",
-                hms(at),
+                time_of_day(at),
                 format_interval(app.interval())
             ),
         ));
@@ -82,170 +80,127 @@ pub fn height(app: &App, _width: u16) -> u16 {
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let t = app.theme();
     let width = area.width as usize;
-    let mut lines: Vec<Line> = Vec::new();
+    let mut lines = vec![
+        title_line(app, width),
+        counts_line(app, width),
+        status_line(app),
+    ];
+    for (style, text) in notes(app) {
+        lines.push(Line::from(Span::styled(
+            truncate_end(&format!(" {text}"), width),
+            style,
+        )));
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}
 
-    // 1: the title bar, with the policy and the clock.
-    let clock = format!(" {} ", hms(&app.now()));
+/// Line 1: the title bar, with the policy and the clock.
+fn title_line(app: &App, width: usize) -> Line<'static> {
+    let t = app.theme();
+    let clock = format!(" {} ", time_of_day(&app.now()));
     // Narrow: the facts matter more than the program's name.
     let narrow = width < 80;
-    let mut title = String::from(if narrow { "" } else { " selfconn-tui │" });
-    match app.snapshot() {
+    let title = match app.snapshot() {
         Some(snap) => {
-            // --netns: the one namespace shown, and its policy.
-            let only = app
-                .netns_only()
-                .and_then(|_| snap.scanned_namespaces().next().map(|(_, n)| n));
-            let own = only.unwrap_or_else(|| snap.own_namespace());
-            title.push_str(&format!(
-                " ephemeral {} │ reserved {}",
-                own.policy.range, own.policy.reserved
-            ));
-            let n = snap.namespaces.len();
-            match (n, narrow) {
-                _ if only.is_some() => title.push_str(&format!(
-                    " │ netns {} only",
-                    terminal_safe_cut(&own.name, 32)
-                )),
-                (1, true) => title.push_str(" │ 1 netns"),
-                (1, false) => title.push_str(" │ 1 namespace"),
-                (n, true) => title.push_str(&format!(" │ {n} netns")),
-                (n, false) => title.push_str(&format!(
-                    " │ {n} namespaces (policy of {})",
-                    terminal_safe(&own.name)
-                )),
-            }
+            let prefix = if narrow { "" } else { " selfconn-tui │" };
+            format!("{prefix}{}", policy_words(app, snap, narrow))
         }
-        None => title = " selfconn-tui │ TCP self-connect watch".to_string(),
-    }
+        None => " selfconn-tui │ TCP self-connect watch".to_string(),
+    };
     let room = width.saturating_sub(clock.chars().count());
     let title = truncate_end(&title, room);
     let pad = room.saturating_sub(crate::tui::text::width(&title));
-    lines.push(Line::from(vec![
+    Line::from(vec![
         Span::styled(title, t.title_bar),
         Span::styled(" ".repeat(pad), t.title_bar),
         Span::styled(clock, t.title_bar),
-    ]));
+    ])
+}
 
-    // 2: the counts.
-    match (app.snapshot(), app.counts()) {
-        (Some(_), Some(c)) => {
-            let sc_style = if c.self_connects > 0 {
-                t.self_connect
-            } else {
-                t.value
-            };
-            let risky = c.high_listeners + c.medium_listeners;
-            let narrow = width < 80;
-            lines.push(Line::from(vec![
-                Span::styled(format!(" {}", c.sockets), t.value),
-                Span::styled(
-                    if c.sockets == 1 {
-                        " socket · "
-                    } else {
-                        " sockets · "
-                    },
-                    t.dim,
-                ),
-                Span::styled(
-                    format!(
-                        "{} self-connect{}",
-                        c.self_connects,
-                        if c.self_connects == 1 { "" } else { "s" }
-                    ),
-                    sc_style,
-                ),
-                Span::styled(" · ", t.dim),
-                Span::styled(
-                    if narrow {
-                        format!("{risky} risky")
-                    } else {
-                        format!(
-                            "{risky} risky listener{}",
-                            if risky == 1 { "" } else { "s" }
-                        )
-                    },
-                    t.value,
-                ),
-                Span::styled(if narrow { ": " } else { " (" }, t.dim),
-                Span::styled(
-                    format!("{} high", c.high_listeners),
-                    if c.high_listeners > 0 { t.high } else { t.dim },
-                ),
-                Span::styled(", ", t.dim),
-                Span::styled(
-                    format!("{} medium", c.medium_listeners),
-                    if c.medium_listeners > 0 {
-                        t.medium
-                    } else {
-                        t.dim
-                    },
-                ),
-                Span::styled(if narrow { "" } else { ")" }, t.dim),
-            ]));
-        }
-        _ => lines.push(Line::from(Span::styled(
-            " waiting for the first scan…",
-            t.dim,
-        ))),
+/// The policy shown in the title: the own namespace's (or, with --netns,
+/// the one namespace shown) and how many namespaces there are.
+fn policy_words(app: &App, snap: &Snapshot, narrow: bool) -> String {
+    let only = app
+        .netns_only()
+        .and_then(|_| snap.scanned_namespaces().next().map(|(_, n)| n));
+    let own = only.unwrap_or_else(|| snap.own_namespace());
+    let mut words = format!(
+        " ephemeral {} │ reserved {}",
+        own.policy.range, own.policy.reserved
+    );
+    let n = snap.namespaces.len();
+    match (n, narrow) {
+        _ if only.is_some() => words.push_str(&format!(
+            " │ netns {} only",
+            terminal_safe_cut(&own.name, 32)
+        )),
+        (1, true) => words.push_str(" │ 1 netns"),
+        (1, false) => words.push_str(" │ 1 namespace"),
+        (n, true) => words.push_str(&format!(" │ {n} netns")),
+        (n, false) => words.push_str(&format!(
+            " │ {n} namespaces (policy of {})",
+            terminal_safe(&own.name)
+        )),
     }
+    words
+}
 
-    // 3: live or paused, and the refresh.
-    let every = format_interval(app.interval());
-    let status = match (app.paused_since(), app.snapshot()) {
-        (Some(since), snap) => {
-            let mut v = vec![
-                Span::styled(" ⏸ PAUSED ", t.paused),
-                Span::styled(" since ", t.dim),
-                Span::styled(hms(&since), t.value),
-                Span::styled(
-                    format!(" ({})", ago((app.now() - since).num_seconds())),
-                    t.dim,
-                ),
-            ];
-            if let Some(s) = snap {
-                v.push(Span::styled(" · showing the scan of ", t.dim));
-                v.push(Span::styled(hms(&s.taken_at), t.value));
-            }
-            v.push(Span::styled(" · events still recorded · ", t.dim));
-            v.push(Span::styled(
-                crate::tui::keymap::key_label(crate::tui::keymap::Action::Pause),
-                t.key,
-            ));
-            v.push(Span::styled(" resumes", t.dim));
-            v
-        }
-        (None, Some(s)) => {
-            let mut v = vec![
-                // A replay is not the live machine (see the mark below).
-                if app.is_replay() {
-                    Span::styled(" ▶ REPLAY ", t.live)
-                } else {
-                    Span::styled(" ● LIVE ", t.live)
-                },
-                Span::styled(" refreshed ", t.dim),
-                Span::styled(hms(&s.taken_at), t.value),
-                Span::styled(", every ", t.dim),
-                Span::styled(every, t.value),
-                Span::styled(format!(" · scan took {}", scan_time(s.scan_micros)), t.dim),
-            ];
-            let age = (app.now() - s.taken_at).num_milliseconds();
-            let late = app.interval().as_millis() as i64 * 3 + 2000;
-            if age > late {
-                v.push(Span::styled(
-                    format!(" · last result {} ago", ago(age / 1000)),
-                    t.warning,
-                ));
-            }
-            v
-        }
+/// Line 2: the counts.
+fn counts_line(app: &App, width: usize) -> Line<'static> {
+    let t = app.theme();
+    let c = match (app.snapshot(), app.counts()) {
+        (Some(_), Some(c)) => c,
+        _ => return Line::from(Span::styled(" waiting for the first scan…", t.dim)),
+    };
+    let sc_style = if c.self_connects > 0 {
+        t.self_connect
+    } else {
+        t.value
+    };
+    let risky = c.high_listeners + c.medium_listeners;
+    let narrow = width < 80;
+    let level = |n, word: &str, style| {
+        Span::styled(format!("{n} {word}"), if n > 0 { style } else { t.dim })
+    };
+    Line::from(vec![
+        Span::styled(format!(" {}", c.sockets), t.value),
+        Span::styled(
+            format!(" {} · ", plural_noun(c.sockets, "socket", "sockets")),
+            t.dim,
+        ),
+        Span::styled(
+            plural(c.self_connects, "self-connect", "self-connects"),
+            sc_style,
+        ),
+        Span::styled(" · ", t.dim),
+        Span::styled(
+            if narrow {
+                format!("{risky} risky")
+            } else {
+                plural(risky, "risky listener", "risky listeners")
+            },
+            t.value,
+        ),
+        Span::styled(if narrow { ": " } else { " (" }, t.dim),
+        level(c.high_listeners, "high", t.high),
+        Span::styled(", ", t.dim),
+        level(c.medium_listeners, "medium", t.medium),
+        Span::styled(if narrow { "" } else { ")" }, t.dim),
+    ])
+}
+
+/// Line 3: live or paused, the refresh, and whether live catch runs.
+fn status_line(app: &App) -> Line<'static> {
+    let t = app.theme();
+    let mut status = match (app.paused_since(), app.snapshot()) {
+        (Some(since), snap) => paused_status(app, since, snap),
+        (None, Some(s)) => live_status(app, s),
         (None, None) => vec![
             Span::styled(" ○ scanning ", t.live),
-            Span::styled(format!(" every {every}"), t.dim),
+            Span::styled(format!(" every {}", format_interval(app.interval())), t.dim),
         ],
     };
-    let mut status = status;
     if let Some(live) = app.tracker().live_catch() {
         let style = match live {
             LiveCatchStatus::On { .. } => t.value,
@@ -255,15 +210,60 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         // The reason quotes errors of the kernel and of files.
         status.push(Span::styled(terminal_safe_string(live.words()), style));
     }
-    lines.push(Line::from(status));
+    Line::from(status)
+}
 
-    for (style, text) in notes(app) {
-        lines.push(Line::from(Span::styled(
-            truncate_end(&format!(" {text}"), width),
-            style,
-        )));
+/// Paused: since when, which scan is shown, and the key that resumes.
+fn paused_status(app: &App, since: DateTime<Local>, snap: Option<&Snapshot>) -> Vec<Span<'static>> {
+    let t = app.theme();
+    let mut v = vec![
+        Span::styled(" ⏸ PAUSED ", t.paused),
+        Span::styled(" since ", t.dim),
+        Span::styled(time_of_day(&since), t.value),
+        Span::styled(
+            format!(" ({})", ago((app.now() - since).num_seconds())),
+            t.dim,
+        ),
+    ];
+    if let Some(s) = snap {
+        v.push(Span::styled(" · showing the scan of ", t.dim));
+        v.push(Span::styled(time_of_day(&s.taken_at), t.value));
     }
-    frame.render_widget(Paragraph::new(lines), area);
+    v.push(Span::styled(" · events still recorded · ", t.dim));
+    v.push(Span::styled(
+        crate::tui::keymap::key_label(crate::tui::keymap::Action::Pause),
+        t.key,
+    ));
+    v.push(Span::styled(" resumes", t.dim));
+    v
+}
+
+/// Live (or a replay): when the last scan was, how often, how long it
+/// took, and a warning when the last result is late.
+fn live_status(app: &App, s: &Snapshot) -> Vec<Span<'static>> {
+    let t = app.theme();
+    let mut v = vec![
+        // A replay is not the live machine (see the mark below).
+        if app.is_replay() {
+            Span::styled(" ▶ REPLAY ", t.live)
+        } else {
+            Span::styled(" ● LIVE ", t.live)
+        },
+        Span::styled(" refreshed ", t.dim),
+        Span::styled(time_of_day(&s.taken_at), t.value),
+        Span::styled(", every ", t.dim),
+        Span::styled(format_interval(app.interval()), t.value),
+        Span::styled(format!(" · scan took {}", scan_time(s.scan_micros)), t.dim),
+    ];
+    let age = (app.now() - s.taken_at).num_milliseconds();
+    let late = app.interval().as_millis() as i64 * 3 + 2000;
+    if age > late {
+        v.push(Span::styled(
+            format!(" · last result {} ago", ago(age / 1000)),
+            t.warning,
+        ));
+    }
+    v
 }
 
 fn scan_time(micros: u64) -> String {

@@ -14,6 +14,7 @@ use ratatui::widgets::{
 use super::pane_block;
 use crate::core::sanitize::{terminal_safe, terminal_safe_string};
 use crate::core::snapshot::{Snapshot, Socket};
+use crate::core::words::plural;
 use crate::tui::app::{App, Effect, Motion};
 use crate::tui::keymap::{Action, key_label};
 use crate::tui::layout::table_body_rows;
@@ -119,15 +120,181 @@ impl SocketsPane {
             && let Some(c) = app.counts()
         {
             spans.push(Span::styled(
-                format!(
-                    " ({} finding{})",
-                    c.findings(),
-                    if c.findings() == 1 { "" } else { "s" }
-                ),
+                format!(" ({})", plural(c.findings(), "finding", "findings")),
                 t.dim,
             ));
         }
         spans
+    }
+
+    /// Before the first scan: scanning, or why the scan failed.
+    fn no_scan_message(app: &App) -> Vec<Line<'static>> {
+        let t = app.theme();
+        match app.failure() {
+            Some((_, msg)) => vec![
+                Line::from(Span::styled("The scan failed:", t.error)),
+                Line::from(terminal_safe(msg).into_owned()),
+                Line::from(Span::styled("The dashboard keeps trying.", t.dim)),
+            ],
+            None => vec![Line::from(Span::styled("Scanning…", t.dim))],
+        }
+    }
+
+    /// No row to show: nothing matches the filter, no socket at all, or
+    /// (the good news) no finding.
+    fn no_rows_message(app: &App, snap: &Snapshot) -> Vec<Line<'static>> {
+        let t = app.theme();
+        if app.filter().is_active() {
+            vec![
+                Line::from(format!(
+                    "Nothing matches “{}”.",
+                    terminal_safe(app.filter().text())
+                )),
+                Line::from(Span::styled(
+                    format!(
+                        "{} clears the filter{}.",
+                        key_label(Action::Clear),
+                        if app.shows_all() {
+                            ""
+                        } else {
+                            "; a searches all sockets"
+                        }
+                    ),
+                    t.dim,
+                )),
+            ]
+        } else if app.shows_all() {
+            vec![Line::from("No TCP sockets at all.")]
+        } else {
+            vec![
+                Line::from(Span::styled(
+                    "✓ No self-connected socket, and no listener inside the ephemeral range.",
+                    t.live,
+                )),
+                Line::from(Span::styled(
+                    format!(
+                        "Press {} to list all {} sockets.",
+                        key_label(Action::ToggleAll),
+                        snap.sockets.len()
+                    ),
+                    t.dim,
+                )),
+            ]
+        }
+    }
+
+    /// The text of every column of `s`, sanitised; the process column of a
+    /// repro socket carries the tag.
+    fn cell_texts(snap: &Snapshot, s: &Socket, mark: bool) -> [String; 9] {
+        Column::ALL.map(|c| {
+            if mark && c == Column::Process {
+                REPRO_TAG.to_string()
+            } else {
+                // Process, user and namespace names come from other
+                // processes.
+                terminal_safe_string(cell_text(snap, s, c))
+            }
+        })
+    }
+
+    /// The width each column would like: its widest cell or its title
+    /// (with the sort arrow).
+    fn desired_widths(app: &App, texts: &[[String; 9]]) -> [usize; 9] {
+        let mut desired = [0usize; 9];
+        for (i, c) in Column::ALL.iter().enumerate() {
+            let title_w = width(c.title()) + usize::from(*c == app.sort().column);
+            desired[i] = texts
+                .iter()
+                .map(|r| width(&r[i]))
+                .max()
+                .unwrap_or(0)
+                .max(title_w);
+        }
+        desired
+    }
+
+    /// The table of the `visible` sockets, in the columns that fit `inner_width`.
+    fn table(
+        app: &App,
+        snap: &Snapshot,
+        visible: &[&Socket],
+        inner_width: usize,
+    ) -> Table<'static> {
+        let t = app.theme();
+        let marked: Vec<bool> = visible
+            .iter()
+            .map(|s| is_repro_socket(app, snap, s))
+            .collect();
+        let texts: Vec<[String; 9]> = visible
+            .iter()
+            .zip(&marked)
+            .map(|(s, &mark)| Self::cell_texts(snap, s, mark))
+            .collect();
+        let desired = Self::desired_widths(app, &texts);
+        let avail = inner_width.saturating_sub(width(HIGHLIGHT) + 1);
+        let cols = fit_columns(avail, &desired, snap.namespaces.len() > 1);
+
+        let header = Row::new(cols.iter().map(|(c, w)| {
+            let mut title = c.title().to_string();
+            if *c == app.sort().column {
+                title.push_str(app.sort().arrow());
+            }
+            Cell::from(truncate_end(&title, *w))
+        }))
+        .style(t.table_header);
+        let process_shown = cols.iter().any(|(c, _)| *c == Column::Process);
+        let rows: Vec<Row> = visible
+            .iter()
+            .zip(&texts)
+            .zip(&marked)
+            .map(|((s, text), &mark)| {
+                Row::new(cols.iter().map(|(c, w)| {
+                    let i = Column::ALL.iter().position(|x| x == c).unwrap_or(0);
+                    let cell = match c {
+                        // Too narrow for the process: the tag goes first.
+                        Column::Finding if mark && !process_shown => truncate_end(REPRO_TAG, *w),
+                        Column::Local | Column::Remote => truncate_start(&text[i], *w),
+                        _ => truncate_end(&text[i], *w),
+                    };
+                    Cell::from(cell)
+                }))
+                .style(if mark { t.repro } else { t.finding(s.finding) })
+            })
+            .collect();
+        let widths: Vec<Constraint> = cols
+            .iter()
+            .map(|(_, w)| Constraint::Length(*w as u16))
+            .collect();
+        Table::new(rows, widths)
+            .header(header)
+            .column_spacing(1)
+            .row_highlight_style(t.selected)
+            .highlight_symbol(HIGHLIGHT)
+            .highlight_spacing(HighlightSpacing::Always)
+    }
+
+    fn draw_scrollbar(
+        frame: &mut Frame,
+        area: Rect,
+        app: &App,
+        rows: usize,
+        offset: usize,
+        body: usize,
+    ) {
+        let mut sb = ScrollbarState::new(rows.saturating_sub(body))
+            .position(offset)
+            .viewport_content_length(body);
+        frame.render_stateful_widget(
+            Scrollbar::new(ScrollbarOrientation::VerticalRight)
+                .begin_symbol(None)
+                .end_symbol(None)
+                .style(app.theme().border(app.focus() == PaneId::Sockets)),
+            area.inner(Margin {
+                vertical: 2,
+                horizontal: 0,
+            }),
+            &mut sb,
+        );
     }
 
     fn draw_message(frame: &mut Frame, inner: Rect, lines: Vec<Line>) {
@@ -166,57 +333,12 @@ impl Pane for SocketsPane {
         frame.render_widget(block, area);
 
         let Some(snap) = app.snapshot() else {
-            let lines = match app.failure() {
-                Some((_, msg)) => vec![
-                    Line::from(Span::styled("The scan failed:", t.error)),
-                    Line::from(terminal_safe(msg).into_owned()),
-                    Line::from(Span::styled("The dashboard keeps trying.", t.dim)),
-                ],
-                None => vec![Line::from(Span::styled("Scanning…", t.dim))],
-            };
-            Self::draw_message(frame, inner, lines);
+            Self::draw_message(frame, inner, Self::no_scan_message(app));
             return;
         };
         let view = app.view();
         if view.rows.is_empty() {
-            let lines = if app.filter().is_active() {
-                vec![
-                    Line::from(format!(
-                        "Nothing matches “{}”.",
-                        terminal_safe(app.filter().text())
-                    )),
-                    Line::from(Span::styled(
-                        format!(
-                            "{} clears the filter{}.",
-                            key_label(Action::Clear),
-                            if app.shows_all() {
-                                ""
-                            } else {
-                                "; a searches all sockets"
-                            }
-                        ),
-                        t.dim,
-                    )),
-                ]
-            } else if app.shows_all() {
-                vec![Line::from("No TCP sockets at all.")]
-            } else {
-                vec![
-                    Line::from(Span::styled(
-                        "✓ No self-connected socket, and no listener inside the ephemeral range.",
-                        t.live,
-                    )),
-                    Line::from(Span::styled(
-                        format!(
-                            "Press {} to list all {} sockets.",
-                            key_label(Action::ToggleAll),
-                            snap.sockets.len()
-                        ),
-                        t.dim,
-                    )),
-                ]
-            };
-            Self::draw_message(frame, inner, lines);
+            Self::draw_message(frame, inner, Self::no_rows_message(app, snap));
             return;
         }
 
@@ -224,95 +346,16 @@ impl Pane for SocketsPane {
         let body = table_body_rows(area);
         let offset = visible_offset(view.offset, view.selected, view.rows.len(), body);
         let end = (offset + body).min(view.rows.len());
-        let visible: Vec<_> = view.rows[offset..end]
+        let visible: Vec<&Socket> = view.rows[offset..end]
             .iter()
             .map(|&i| &snap.sockets[i as usize])
             .collect();
-
-        let many_ns = snap.namespaces.len() > 1;
-        let mut desired = [0usize; 9];
-        let marked: Vec<bool> = visible
-            .iter()
-            .map(|s| is_repro_socket(app, snap, s))
-            .collect();
-        let texts: Vec<[String; 9]> = visible
-            .iter()
-            .zip(&marked)
-            .map(|(s, &mark)| {
-                Column::ALL.map(|c| {
-                    if mark && c == Column::Process {
-                        REPRO_TAG.to_string()
-                    } else {
-                        // Process, user and namespace names come from
-                        // other processes.
-                        terminal_safe_string(cell_text(snap, s, c))
-                    }
-                })
-            })
-            .collect();
-        for (i, c) in Column::ALL.iter().enumerate() {
-            let title_w = width(c.title()) + usize::from(*c == app.sort().column);
-            desired[i] = texts
-                .iter()
-                .map(|r| width(&r[i]))
-                .max()
-                .unwrap_or(0)
-                .max(title_w);
-        }
-        let avail = (inner.width as usize).saturating_sub(width(HIGHLIGHT) + 1);
-        let cols = fit_columns(avail, &desired, many_ns);
-
-        let header = Row::new(cols.iter().map(|(c, w)| {
-            let mut title = c.title().to_string();
-            if *c == app.sort().column {
-                title.push_str(app.sort().arrow());
-            }
-            Cell::from(truncate_end(&title, *w))
-        }))
-        .style(t.table_header);
-        let process_shown = cols.iter().any(|(c, _)| *c == Column::Process);
-        let rows = visible
-            .iter()
-            .zip(&texts)
-            .zip(&marked)
-            .map(|((s, text), &mark)| {
-                Row::new(cols.iter().map(|(c, w)| {
-                    let i = Column::ALL.iter().position(|x| x == c).unwrap_or(0);
-                    let cell = match c {
-                        // Too narrow for the process: the tag goes first.
-                        Column::Finding if mark && !process_shown => truncate_end(REPRO_TAG, *w),
-                        Column::Local | Column::Remote => truncate_start(&text[i], *w),
-                        _ => truncate_end(&text[i], *w),
-                    };
-                    Cell::from(cell)
-                }))
-                .style(if mark { t.repro } else { t.finding(s.finding) })
-            });
-        let widths = cols.iter().map(|(_, w)| Constraint::Length(*w as u16));
-        let table = Table::new(rows, widths)
-            .header(header)
-            .column_spacing(1)
-            .row_highlight_style(t.selected)
-            .highlight_symbol(HIGHLIGHT)
-            .highlight_spacing(HighlightSpacing::Always);
+        let table = Self::table(app, snap, &visible, inner.width as usize);
         let mut state = TableState::default().with_selected(Some(view.selected - offset));
         frame.render_stateful_widget(table, inner, &mut state);
 
         if view.rows.len() > body {
-            let mut sb = ScrollbarState::new(view.rows.len().saturating_sub(body))
-                .position(offset)
-                .viewport_content_length(body);
-            frame.render_stateful_widget(
-                Scrollbar::new(ScrollbarOrientation::VerticalRight)
-                    .begin_symbol(None)
-                    .end_symbol(None)
-                    .style(t.border(app.focus() == PaneId::Sockets)),
-                area.inner(Margin {
-                    vertical: 2,
-                    horizontal: 0,
-                }),
-                &mut sb,
-            );
+            Self::draw_scrollbar(frame, area, app, view.rows.len(), offset, body);
         }
     }
 

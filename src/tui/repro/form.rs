@@ -3,6 +3,7 @@
 //! Only [`super::state`] and [`super::answers`] change a [`Slot`]; the view
 //! and tests read it through its methods.
 
+use crate::core::words::group;
 use crate::repro::{Mode, parse_port};
 use crate::tui::text_input::{self, TextEdit};
 
@@ -113,19 +114,6 @@ pub(super) fn cycle(i: usize, n: usize, dir: i8) -> usize {
     } else {
         (i + n - 1) % n
     }
-}
-
-/// `1234567` as `1,234,567`.
-pub fn group(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The characters a host can be typed with (addresses and names).
@@ -294,14 +282,6 @@ impl Slot {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numbers_are_grouped_by_thousands() {
-        assert_eq!(group(0), "0");
-        assert_eq!(group(999), "999");
-        assert_eq!(group(1000), "1,000");
-        assert_eq!(group(1_234_567), "1,234,567");
-    }
 
     #[test]
     fn pace_cycles_through_the_presets() {

@@ -10,8 +10,8 @@ use crate::tui::keymap::{ReproAction, key_label};
 use crate::tui::text::{truncate_end, width, wrap};
 use crate::tui::theme::Theme;
 
-use super::form::group;
 use super::history::Run;
+use crate::core::words::{group, time_of_day_millis};
 
 /// A step in a few words, for the stage line.
 fn short(step: &Step) -> String {
@@ -138,7 +138,7 @@ pub(super) fn step_lines(
 ) -> Vec<Line<'static>> {
     let mut out = Vec::new();
     for e in steps {
-        let time = e.time.format("%H:%M:%S%.3f").to_string();
+        let time = time_of_day_millis(&e.time);
         let text = long(&e.step);
         let room = w.saturating_sub(width(&time) + 1);
         for (i, l) in wrap(&text, room, "", "  ").into_iter().enumerate() {

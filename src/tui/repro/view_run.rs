@@ -16,12 +16,12 @@ use crate::tui::bigdigits::{self, Size};
 use crate::tui::text::{truncate_end, width, wrap};
 use crate::tui::theme::Theme;
 
-use super::form::group;
 use super::history::{Run, Step};
 use super::view::Cursor;
 use super::view_incident::{stage_line, step_lines};
 use super::view_strip::strip_lines;
 use super::words::story;
+use crate::core::words::group;
 
 /// A part of the screen: its priority (0 matters most) and its lines.
 type Block = (u8, Vec<Line<'static>>);

@@ -14,8 +14,8 @@ use crate::tui::keymap::{ReproAction, key_label};
 use crate::tui::text::wrap;
 use crate::tui::theme::Theme;
 
-use super::form::group;
 use super::history::Run;
+use crate::core::words::{group, plural_noun};
 
 fn mode_field(m: Mode) -> String {
     format!("mode {}", m.name())
@@ -80,10 +80,10 @@ fn progress(run: &Run, facts: &TargetFacts) -> String {
         ),
         Stage::SelfConnected => "Simultaneous open: the SYN met itself, and the socket is ESTABLISHED with local = peer; an echo checks it.".to_string(),
         _ if mode == Mode::Guarded && s.caught > 0 => format!(
-            "The guard caught {} self-connection{} to {port} and closed {}, as Go's dialer does: the loop goes on, never connected to itself.",
+            "The guard caught {} {} to {port} and closed {}, as Go's dialer does: the loop goes on, never connected to itself.",
             group(s.caught),
-            if s.caught == 1 { "" } else { "s" },
-            if s.caught == 1 { "it" } else { "them" }
+            plural_noun(s.caught, "self-connection", "self-connections"),
+            plural_noun(s.caught, "it", "them")
         ),
         _ => expectation(facts, mode, port),
     }
@@ -101,9 +101,9 @@ fn connected(t: &Theme, run: &Run, w: usize) -> Vec<(u8, Vec<Line<'static>>)> {
         format!("local = peer = {local}")
     } else {
         format!(
-            "local {local} = peer {peer}, ESTABLISHED: connected to itself after {} attempt{} ({:.2} s)",
+            "local {local} = peer {peer}, ESTABLISHED: connected to itself after {} {} ({:.2} s)",
             group(s.attempts),
-            if s.attempts == 1 { "" } else { "s" },
+            plural_noun(s.attempts, "attempt", "attempts"),
             s.elapsed.as_secs_f64()
         )
     };
