@@ -12,12 +12,21 @@
 //! Environment knobs: `BENCH_SIZES` (connections, default `1000,18000,50000`:
 //! 2k, 36k and 100k sockets),
 //! `BENCH_REPS` (default 5), `BENCH_DASH_SECS` (CPU window, default 60),
-//! `BENCH_REPRO_SECS` (default 3).
+//! `BENCH_REPRO_SECS` (default 3), `BENCH_SERVE_SECS` (serve's idle
+//! window, default 60).
+//!
+//! Modules: [`dashboard`] (the dashboard in a pseudo-terminal: CPU with live
+//! catch on and off, key presses), [`serve`] (`serve`'s idle cost and its
+//! scrapes).
+
+#[path = "compare/dashboard.rs"]
+mod dashboard;
+#[path = "compare/serve.rs"]
+mod serve;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_selfconn-tui");
@@ -51,6 +60,7 @@ fn main() {
         .collect();
     let dash_secs = env_num("BENCH_DASH_SECS", 60) as u64;
     let repro_secs = env_num("BENCH_REPRO_SECS", 3) as u64;
+    let serve_secs = env_num("BENCH_SERVE_SECS", 60) as u64;
 
     println!("# selfconn-tui benchmark");
     println!();
@@ -113,13 +123,15 @@ fn main() {
         println!();
         owner_walk(reps.max(5));
         if n == sizes[0] {
-            dashboard_cpu(dash_secs);
+            dashboard::cpu(dash_secs, floor);
+            serve::idle(serve_secs, floor);
             // A host with some sockets of its own, as the comparison base.
             namespaces(reps, 50);
         }
         if n == *sizes.last().unwrap() {
-            dashboard_cpu(dash_secs);
-            dashboard_keys(reps.max(10));
+            dashboard::cpu(dash_secs, floor);
+            dashboard::keys(reps.max(10));
+            serve::scrapes(reps.max(20), floor);
         }
         drop(small);
         worst_case(&mut load, reps, ssp);
@@ -358,6 +370,20 @@ fn extra_listeners() -> Vec<TcpListener> {
         .collect()
 }
 
+/// The CPU time (user and system, all threads) process `pid` has used, in
+/// seconds.
+fn cpu_seconds(pid: i32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+    let per_sec = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100) as f64;
+    ticks as f64 / per_sec
+}
+
 #[derive(Clone, Copy)]
 struct Measured {
     wall: Duration,
@@ -401,95 +427,6 @@ fn measure(reps: usize, prog: &str, args: &[&str]) -> Measured {
     Measured {
         wall: walls[walls.len() / 2],
         max_rss_kib: rss,
-    }
-}
-
-/// The dashboard in a pseudo-terminal.
-struct Dashboard {
-    child: Box<dyn portable_pty::Child + Send + Sync>,
-    writer: Box<dyn Write + Send>,
-    output: mpsc::Receiver<usize>,
-    _pair: portable_pty::PtyPair,
-}
-
-impl Dashboard {
-    fn start(interval: &str) -> Dashboard {
-        use portable_pty::{CommandBuilder, PtySize, native_pty_system};
-        let pair = native_pty_system()
-            .openpty(PtySize {
-                rows: 40,
-                cols: 120,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .unwrap();
-        let mut cmd = CommandBuilder::new(BIN);
-        cmd.args(["--interval", interval]);
-        cmd.env("TERM", "xterm-256color");
-        let child = pair.slave.spawn_command(cmd).expect("dashboard starts");
-        let mut reader = pair.master.try_clone_reader().unwrap();
-        let writer = pair.master.take_writer().unwrap();
-        let (tx, output) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 65536];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 || tx.send(n).is_err() {
-                    break;
-                }
-            }
-        });
-        Dashboard {
-            child,
-            writer,
-            output,
-            _pair: pair,
-        }
-    }
-
-    fn pid(&self) -> i32 {
-        self.child.process_id().unwrap() as i32
-    }
-
-    /// Waits until the output has been quiet for `quiet`, at most `limit`.
-    fn settle(&self, quiet: Duration, limit: Duration) {
-        let end = Instant::now() + limit;
-        while Instant::now() < end {
-            if self.output.recv_timeout(quiet).is_err() {
-                return;
-            }
-        }
-    }
-
-    fn cpu_ticks(&self) -> u64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap();
-        let after = &stat[stat.rfind(')').unwrap() + 2..];
-        let f: Vec<&str> = after.split_whitespace().collect();
-        f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
-    }
-
-    fn peak_rss_kib(&self) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
-            .unwrap()
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0)
-    }
-}
-
-impl Drop for Dashboard {
-    fn drop(&mut self) {
-        let _ = self.writer.write_all(b"q");
-        let _ = self.writer.flush();
-        let end = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < end {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -544,57 +481,6 @@ fn warm_refresh(reps: usize) -> Duration {
         .collect();
     times.sort();
     times[times.len() / 2]
-}
-
-fn dashboard_cpu(secs: u64) {
-    let connections = count_rows("/proc/net/tcp") + count_rows("/proc/net/tcp6");
-    let d = Dashboard::start("1s");
-    d.settle(Duration::from_millis(1500), Duration::from_secs(10));
-    let ticks_per_sec = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .unwrap_or(100) as f64;
-    let t0 = d.cpu_ticks();
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(secs) {
-        let _ = d.output.recv_timeout(Duration::from_millis(200));
-    }
-    let used = (d.cpu_ticks() - t0) as f64 / ticks_per_sec;
-    println!(
-        "Dashboard at 1 s interval over {secs} s, {connections} sockets, no new findings: {:.2}% of one core; peak RSS {:.1} MiB",
-        100.0 * used / start.elapsed().as_secs_f64(),
-        d.peak_rss_kib() as f64 / 1024.0
-    );
-    println!();
-}
-
-fn dashboard_keys(presses: usize) {
-    let mut d = Dashboard::start("1s");
-    d.settle(Duration::from_millis(1500), Duration::from_secs(20));
-    let mut lat = Vec::new();
-    for i in 0..presses {
-        // Let a refresh land first, so a press is not timed against a scan's redraw.
-        d.settle(Duration::from_millis(150), Duration::from_secs(3));
-        let key: &[u8] = if i % 2 == 0 { b"j" } else { b"k" };
-        let t = Instant::now();
-        d.writer.write_all(key).unwrap();
-        d.writer.flush().unwrap();
-        if d.output.recv_timeout(Duration::from_secs(2)).is_ok() {
-            lat.push(t.elapsed());
-        }
-    }
-    lat.sort();
-    let median = lat.get(lat.len() / 2).copied().unwrap_or_default();
-    let worst = lat.last().copied().unwrap_or_default();
-    println!(
-        "Dashboard, key press to next frame: median {:.1} ms, worst {:.1} ms over {} presses ({} answered); peak RSS {:.1} MiB",
-        median.as_secs_f64() * 1000.0,
-        worst.as_secs_f64() * 1000.0,
-        presses,
-        lat.len(),
-        d.peak_rss_kib() as f64 / 1024.0
-    );
-    println!();
 }
 
 const C_LOOP: &str = r#"

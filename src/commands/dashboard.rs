@@ -42,6 +42,10 @@ pub struct DashboardArgs {
     /// started in a private namespace, not every container on the machine
     #[arg(long, conflicts_with_all = ["netns", "replay"])]
     pub own_netns: bool,
+    /// Do not watch the kernel's events (live catch): self-connects are then
+    /// seen by the scans only, as without root or tracefs
+    #[arg(long)]
+    pub no_live_catch: bool,
     /// The proc filesystem to read (for tests on fixture trees)
     #[arg(long = "proc-root", hide = true, default_value = "/proc")]
     pub proc_root: PathBuf,
@@ -107,6 +111,7 @@ pub fn run(args: DashboardArgs) -> ExitCode {
         incident_window: args.incident_window,
         netns,
         storm: args.storm,
+        live_catch: !args.no_live_catch,
     })
 }
 

@@ -83,6 +83,8 @@ pub struct Config {
     pub incident_window: Duration,
     /// When refused connects make a retry storm.
     pub storm: crate::core::live::StormConfig,
+    /// Whether to start live catch (`--no-live-catch` turns it off).
+    pub live_catch: bool,
 }
 
 /// Why the loop ended.
@@ -123,6 +125,10 @@ pub fn run(config: Config) -> ExitCode {
         .and_then(|w| event::spawn_input(tx.clone(), Arc::clone(&stop_input)).map(|_| w));
     // Live catch (not in a replay): its events come through the same channel.
     let live = if replay {
+        None
+    } else if !config.live_catch {
+        let off = LiveCatchStatus::Off("--no-live-catch".into());
+        dash.app.apply(app::Effect::LiveCatch(off));
         None
     } else {
         start_live_catch(&mut dash, &config.proc_root, config.storm, tx.clone())
