@@ -27,8 +27,8 @@ use super::words::story;
 type Block = (u8, Vec<Line<'static>>);
 
 /// How the numbers are laid out.
-#[derive(Debug, Clone, Copy)]
-struct Numbers {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Numbers {
     attempts: Size,
     ports: Size,
     /// The target in large type too (else in the label).
@@ -101,46 +101,87 @@ impl Numbers {
     }
 }
 
-/// A run: numbers, the stage chain and what it means, ticker, counters,
-/// sparkline; after the end, the result. When rows are short, the least
-/// important parts go first (see [`story`] for the order).
-pub(super) fn running(
-    frame: &mut Frame,
-    cur: &mut Cursor,
-    t: &Theme,
-    run: &Run,
-    facts: &TargetFacts,
-) {
-    let s = &run.stats;
-    let w = cur.area.width as usize;
-    let target = run.target().port();
-    let (mut blocks, continued) = blocks(t, run, facts, w);
+/// What a run's numbers need from the layout: the rows kept for the story
+/// and the widest texts to come.
+pub(super) struct Needs {
+    must: u16,
+    attempts: String,
+    source: String,
+    target: String,
+}
+
+/// What `run` needs, `w` columns wide.
+pub(super) fn needs(t: &Theme, run: &Run, facts: &TargetFacts, w: usize) -> Needs {
+    let (blocks, _) = blocks(t, run, facts, w);
     // Rows kept for the story before the numbers grow: two per part.
     let must: u16 = blocks
         .iter()
         .filter(|(p, _)| *p <= MUST)
         .map(|(_, l)| l.len().min(2) as u16)
         .sum();
-    let attempts = group(s.attempts);
-    let source = s
-        .last_source_port
-        .map_or_else(|| "-".to_string(), |p| p.to_string());
-    let target_txt = target.to_string();
-    let texts = (attempts.as_str(), source.as_str(), target_txt.as_str());
     // Laid out for the widest numbers to come, so that nothing moves while
     // the count grows to a million and the source port changes.
+    let s = &run.stats;
+    Needs {
+        must,
+        attempts: reserve(&group(s.attempts), RESERVED_ATTEMPTS).to_string(),
+        source: reserve(&source_text(run), RESERVED_PORT).to_string(),
+        target: run.target().port().to_string(),
+    }
+}
+
+/// One layout of the numbers for every run shown (the halves of a duel),
+/// in an area `w` wide with `rows` under the form: the biggest that fits
+/// the run with the least room, so that both halves show their digits
+/// alike whichever has ended.
+pub(super) fn shared_layout(w: u16, rows: u16, needs: &[Needs]) -> Option<Numbers> {
+    let widest = |f: fn(&Needs) -> &str| {
+        needs
+            .iter()
+            .map(f)
+            .max_by_key(|s| width(s))
+            .unwrap_or_default()
+    };
+    let must = needs.iter().map(|n| n.must).max()?;
+    Some(Numbers::pick(
+        w,
+        rows.saturating_sub(must),
+        widest(|n| &n.attempts),
+        widest(|n| &n.source),
+        widest(|n| &n.target),
+    ))
+}
+
+fn source_text(run: &Run) -> String {
+    run.stats
+        .last_source_port
+        .map_or_else(|| "-".to_string(), |p| p.to_string())
+}
+
+/// A run: numbers (laid out as `n`, from [`shared_layout`]), the stage
+/// chain and what it means, ticker, counters, sparkline; after the end,
+/// the result. When rows are short, the least important parts go first
+/// (see [`story`] for the order).
+pub(super) fn running(
+    frame: &mut Frame,
+    cur: &mut Cursor,
+    t: &Theme,
+    (run, facts): (&Run, &TargetFacts),
+    n: Numbers,
+) {
+    let s = &run.stats;
+    let w = cur.area.width as usize;
+    let target = run.target().port();
+    let (mut blocks, continued) = blocks(t, run, facts, w);
+    let attempts = group(s.attempts);
+    let source = source_text(run);
+    let target_txt = target.to_string();
+    let texts = (attempts.as_str(), source.as_str(), target_txt.as_str());
     let wide = (
         reserve(&attempts, RESERVED_ATTEMPTS),
         reserve(&source, RESERVED_PORT),
     );
     let reserved = (wide.0, wide.1, texts.2);
-    let n = Numbers::pick(
-        cur.area.width,
-        cur.left().saturating_sub(must),
-        reserved.0,
-        reserved.1,
-        reserved.2,
-    );
     let mut left = cur.left().saturating_sub(n.height());
     let keep = fit(&mut blocks, &continued, &mut left, w);
     let hit = s.last_source_port == Some(target) || run.self_connection().is_some();
