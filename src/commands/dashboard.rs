@@ -61,6 +61,9 @@ pub struct DashboardArgs {
     /// `[live]` of the configuration file.
     #[arg(skip)]
     pub storm: crate::core::live::StormConfig,
+    /// `[repro]` of the configuration: the repro pane's first values.
+    #[arg(skip)]
+    pub repro: crate::tui::repro::FormDefaults,
 }
 
 pub fn run(args: DashboardArgs) -> ExitCode {
@@ -107,6 +110,7 @@ pub fn run(args: DashboardArgs) -> ExitCode {
         incident_window: args.incident_window,
         netns,
         storm: args.storm,
+        repro: args.repro,
     })
 }
 

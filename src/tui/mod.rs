@@ -83,6 +83,8 @@ pub struct Config {
     pub incident_window: Duration,
     /// When refused connects make a retry storm.
     pub storm: crate::core::live::StormConfig,
+    /// The repro pane's first host, mode and pace (`[repro]`).
+    pub repro: repro::FormDefaults,
 }
 
 /// Why the loop ended.
@@ -118,6 +120,7 @@ pub fn run(config: Config) -> ExitCode {
         dash.app.set_incident_window(window);
     }
     dash.app.set_netns_only(config.netns.clone());
+    dash.app.set_repro_defaults(&config.repro);
     if let Ok(size) = terminal.size() {
         dash.handle(Event::Resize(size.width, size.height));
     }

@@ -40,7 +40,9 @@ mod words;
 
 use std::time::Duration;
 
-pub use form::{Field, HOSTS, Note, Pace, Slot, group, is_host_char};
+pub use form::{
+    Field, FormDefaults, HOSTS, Note, Pace, Slot, fits_host_field, group, is_host_char,
+};
 pub use history::{Capture, Run, Step};
 pub use incident::INCIDENT_TIME;
 pub use messages::{Purpose, ReproRequest, ReproUpdate, ScanFacts};
