@@ -584,7 +584,8 @@ fn a_rebound_key_works_and_help_shows_it() {
     let file = write(
         dir.path(),
         "c.toml",
-        "[keys]\nhelp = [\"h\", \"F1\"]\nsort_next = \"o\"\n",
+        "[keys]\nhelp = [\"h\", \"F1\"]\nsort_next = \"o\"\nclear = \"z\"\n\
+         down = [\"Down\", \"m\"]\nup = [\"Up\", \"e\"]\nfilter = \"f\"\nquit = \"Q\"\n",
     );
     let argv: Vec<OsString> = ["selfconn-tui", "--config", file.to_str().unwrap()]
         .map(OsString::from)
@@ -604,14 +605,57 @@ fn a_rebound_key_works_and_help_shows_it() {
         .find(|l| l.contains("this help"))
         .unwrap_or_else(|| panic!("{text}"));
     assert!(line.contains("  h F1  "), "{line}");
+    // The words name the keys in force, not the defaults.
+    assert!(line.contains("this help (h F1 or z closes it)"), "{line}");
     assert!(
         text.lines()
             .any(|l| l.contains(" o ") && l.contains("sort by the next column")),
         "{text}"
     );
-    // F1 closes it again (the help key toggles).
+    // All of help, scrolled or not.
+    let all: Vec<String> = selfconn_tui::tui::panes::help::content(&d.app)
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
+    let all = all.join("\n");
+    for words in [
+        "next field (↓ m too)",
+        "previous field (↑ e too)",
+        "(after f;",
+    ] {
+        assert!(all.contains(words), "{words}:\n{all}");
+    }
+    assert!(text.contains("m/e scroll · h or z closes"), "{text}");
+    for stale in ["? or Esc", "↓ j", "↑ k", "after /"] {
+        assert!(!all.contains(stale), "{stale} still named:\n{all}");
+    }
+    assert!(!text.contains("j/k"), "{text}");
+    // z (Clear, rebound from Esc) closes it, as help says.
+    d.handle(ch('z'));
+    assert!(!d.app.help_open(), "z closes help");
+    // F1 opens it and closes it again (the help key toggles).
+    d.handle(key(KeyCode::F(1)));
+    assert!(d.app.help_open());
     d.handle(key(KeyCode::F(1)));
     assert!(!d.app.help_open());
+    // The footer and the too-small screen name the rebound keys too.
+    let footer = screen(&render(&mut d, 100, 40)).pop().unwrap();
+    assert!(
+        footer.contains("Q quit") && footer.contains("h help"),
+        "{footer}"
+    );
+    assert!(
+        footer.contains("f filter") && !footer.contains("? help"),
+        "{footer}"
+    );
+    let small = screen(&render(&mut d, 50, 8)).join("\n");
+    assert!(small.contains("press Q to quit"), "{small}");
+    // The default file documents the default keys, whatever is installed.
+    let default = config::show::default_file(&l);
+    assert!(
+        default.contains("## this help (? or Esc closes it)"),
+        "{default}"
+    );
 }
 
 #[test]
