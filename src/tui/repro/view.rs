@@ -26,7 +26,8 @@ use crate::tui::theme::Theme;
 use super::form::{Field, Note, Slot};
 use super::history::Run;
 use super::state::{ReproEffect, ReproState};
-use super::view_run::{Numbers, needs, running, shared_layout};
+use super::view_numbers::Numbers;
+use super::view_run::{needs, running, shared_layout};
 use super::words::expectation;
 use super::{MAX_TIME, keys};
 
