@@ -87,6 +87,7 @@ pub fn main() -> ExitCode {
             let mut args = cli.dashboard;
             args.colours = layered.colours();
             args.storm = commands::watch::storm_config(&layered);
+            args.repro = config::repro::pane_defaults(&layered);
             commands::dashboard::run(args)
         }
     }

@@ -16,7 +16,7 @@ use crossterm::event::KeyCode;
 use dashboard_fixture::*;
 use ratatui::style::Modifier;
 use selfconn_tui::core::packets::{Packet, TcpFlags, Timestamp, parse};
-use selfconn_tui::repro::{Config, Mode, Snapshot, Stage, Target};
+use selfconn_tui::repro::{Config, ECHO_MESSAGE, Echo, End, Mode, Snapshot, Stage, Target};
 use selfconn_tui::tui::dashboard::Dashboard;
 use selfconn_tui::tui::event::Event;
 use selfconn_tui::tui::repro::{
@@ -158,6 +158,142 @@ fn duel_halves_start_their_numbers_on_one_row_whatever_the_focus() {
             .map(|l| l.find("port 4638").unwrap())
             .collect();
         assert_eq!(ys.len(), 1, "both forms on one line:\n{shown}");
+    }
+}
+
+/// A duel on PORT and its neighbour: A connected to itself and ended
+/// (holding the socket), B still running.
+fn duel_one_ended() -> Dashboard {
+    let mut d = opened();
+    d.handle(ch('d'));
+    d.app.take_requests();
+    update(
+        &mut d,
+        ReproUpdate::Suggested {
+            purpose: Purpose::Duel,
+            port: Some(PORT + 2),
+        },
+    );
+    d.handle(key(KeyCode::Enter));
+    let starts = d.app.take_requests();
+    assert_eq!(starts.len(), 2, "both loops start: {starts:?}");
+    let ports = [0, 1].map(|s| d.app.repro().slot(s).port_number().unwrap());
+    for (slot, port) in ports.into_iter().enumerate() {
+        let config = Config {
+            max_time: MAX_TIME,
+            max_attempts: MAX_ATTEMPTS,
+            ..Config::new(Target::resolve("127.0.0.1", port).unwrap(), Mode::Fresh)
+        };
+        update(&mut d, ReproUpdate::Started { slot, config });
+    }
+    for slot in [0, 1] {
+        let stats = Snapshot {
+            stage: Stage::Trying,
+            attempts: 14_116,
+            refused: 14_116,
+            elapsed: Duration::from_millis(1400),
+            last_source_port: Some(45_002),
+            even_source_ports: 14_116,
+            ..Snapshot::default()
+        };
+        update(&mut d, ReproUpdate::Progress { slot, stats });
+    }
+    let at = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), ports[0]);
+    let stats = Snapshot {
+        stage: Stage::EchoProven,
+        attempts: 14_117,
+        refused: 14_116,
+        elapsed: Duration::from_millis(1401),
+        last_source_port: Some(ports[0]),
+        even_source_ports: 14_117,
+        ..Snapshot::default()
+    };
+    let echo = Echo {
+        sent: ECHO_MESSAGE,
+        received: ECHO_MESSAGE.to_vec(),
+        verified: true,
+        error: None,
+    };
+    let end = End::SelfConnected {
+        local: at,
+        peer: at,
+        echo,
+    };
+    let (slot, held) = (0, true);
+    update(
+        &mut d,
+        ReproUpdate::Ended {
+            slot,
+            end,
+            stats,
+            held,
+        },
+    );
+    assert!(!d.app.repro().slot(0).is_running() && d.app.repro().slot(1).is_running());
+    d
+}
+
+/// One half of a duel on screen: the columns left of the bar between the
+/// halves (`left`), or right of it.
+fn half(screen: &str, left: bool) -> Vec<String> {
+    let form = screen
+        .lines()
+        .find(|l| l.contains("A  port"))
+        .unwrap_or_else(|| panic!("no duel form:\n{screen}"));
+    let chars: Vec<char> = form.chars().collect();
+    let bar = (1..chars.len() - 1)
+        .find(|&i| chars[i] == '│')
+        .unwrap_or_else(|| panic!("no bar between the halves:\n{screen}"));
+    screen
+        .lines()
+        .map(|l| {
+            let c: Vec<char> = l.chars().collect();
+            let (from, to) = if left {
+                (1, bar)
+            } else {
+                (bar + 1, c.len() - 1)
+            };
+            c.get(from..to.max(from))
+                .unwrap_or_default()
+                .iter()
+                .collect()
+        })
+        .collect()
+}
+
+/// Where a half's numbers are and how big: the rows of the ATTEMPTS and
+/// SOURCE PORT labels and the rows of large digits under each (0: plain).
+fn digits(half: &[String]) -> [usize; 4] {
+    let row_of = |label: &str| {
+        half.iter()
+            .position(|l| l.contains(label))
+            .unwrap_or_else(|| panic!("no {label}:\n{}", half.join("\n")))
+    };
+    let glyphs = |from: usize| {
+        half[from + 1..]
+            .iter()
+            .take_while(|l| l.contains(['█', '▀', '▄']))
+            .count()
+    };
+    let (a, p) = (row_of("ATTEMPTS"), row_of("SOURCE PORT"));
+    [a, glyphs(a), p, glyphs(p)]
+}
+
+#[test]
+fn duel_halves_show_their_digits_alike_when_one_run_has_ended() {
+    let mut d = duel_one_ended();
+    for (w, h) in [(80, 24), (120, 40), (200, 50)] {
+        let shown = text(&mut d, w, h);
+        insta::assert_snapshot!(format!("duel_one_ended_{w}x{h}"), shown);
+        let (a, b) = (half(&shown, true), half(&shown, false));
+        assert!(a.iter().any(|l| l.contains("echo proven")), "{shown}");
+        assert!(b.iter().any(|l| l.contains("● trying")), "{shown}");
+        let (da, db) = (digits(&a), digits(&b));
+        assert_eq!(da, db, "{w}x{h}: the halves differ:\n{shown}");
+        // Large digits where the pane has room for them.
+        if w > 80 {
+            assert!(da[3] >= 3, "{w}x{h}: {da:?}\n{shown}");
+        }
     }
 }
 

@@ -65,6 +65,9 @@ pub struct DashboardArgs {
     /// `[live]` of the configuration file.
     #[arg(skip)]
     pub storm: crate::core::live::StormConfig,
+    /// `[repro]` of the configuration: the repro pane's first values.
+    #[arg(skip)]
+    pub repro: crate::tui::repro::FormDefaults,
 }
 
 pub fn run(args: DashboardArgs) -> ExitCode {
@@ -112,6 +115,7 @@ pub fn run(args: DashboardArgs) -> ExitCode {
         netns,
         storm: args.storm,
         live_catch: !args.no_live_catch,
+        repro: args.repro,
     })
 }
 

@@ -99,6 +99,7 @@ pub fn prepare(base: Command, argv: &[OsString], env: Env) -> Result<Layered, Co
         }
         resolved.push(r);
     }
+    super::repro::check(&resolved)?;
     Ok(Layered {
         command,
         location,

@@ -4,13 +4,15 @@
 //!
 //! Modules: [`settings`] (the table of settings), [`file`] (reading and
 //! checking the TOML), [`layers`] (the precedence, folded into clap),
-//! [`colours`] (`[colours]`), [`keys`] (`[keys]`), [`show`] (what
+//! [`colours`] (`[colours]`), [`keys`] (`[keys]`), [`repro`] (`[repro]`
+//! as the dashboard's repro pane starts), [`show`] (what
 //! `selfconn-tui config` prints).
 
 pub mod colours;
 pub mod file;
 pub mod keys;
 pub mod layers;
+pub mod repro;
 pub mod settings;
 pub mod show;
 

@@ -95,7 +95,7 @@ pub const SETTINGS: &[Setting] = &[
         env: "SELFCONN_TUI_REPRO_HOST",
         kind: Kind::Text,
         fallback: None,
-        doc: "The host to connect to: loopback or an address of this machine",
+        doc: "The host to connect to: loopback or an address of this machine (also the dashboard's repro pane's first host)",
         example: "\"::1\"",
     },
     Setting {
@@ -106,7 +106,7 @@ pub const SETTINGS: &[Setting] = &[
         env: "SELFCONN_TUI_REPRO_MODE",
         kind: Kind::Text,
         fallback: None,
-        doc: "How each attempt gets its socket and source port (see `selfconn-tui repro --help`)",
+        doc: "How each attempt gets its socket and source port (see `selfconn-tui repro --help`); also the repro pane's first mode",
         example: "\"fresh\"",
     },
     Setting {
@@ -117,7 +117,7 @@ pub const SETTINGS: &[Setting] = &[
         env: "SELFCONN_TUI_REPRO_RATE",
         kind: Kind::Number,
         fallback: None,
-        doc: "Attempts per second; unset: as fast as possible",
+        doc: "Attempts per second; unset: as fast as possible (the repro pane starts at this pace, in whole attempts per second)",
         example: "200",
     },
     Setting {

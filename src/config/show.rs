@@ -10,6 +10,7 @@ use super::keys::{action_name, key_name};
 use super::layers::{Layered, Resolved, Source};
 use super::settings::{Kind, SECTIONS, Setting};
 use crate::tui::keymap::{self, KEYMAP};
+use crate::tui::panes::help::worded;
 
 /// The configuration in effect.
 pub fn effective(l: &Layered) -> String {
@@ -162,7 +163,7 @@ pub fn default_file(l: &Layered) -> String {
          ## A rebinding replaces all keys of the action; a key bound twice is refused.\n",
     );
     for b in KEYMAP {
-        let _ = writeln!(out, "## {}", b.help);
+        let _ = writeln!(out, "## {}", worded(b.help, KEYMAP));
         let _ = writeln!(out, "# {} = {}", action_name(b.command), key_list(b.keys));
     }
     out

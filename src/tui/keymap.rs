@@ -229,8 +229,10 @@ impl Section {
             Section::General => "General",
             Section::View => "What is shown",
             Section::Move => "Moving (in the focused pane)",
-            Section::Repro => "Reproducing it live (r, then these keys in the repro pane)",
-            Section::Typing => "Typing (the filter after /, the repro form's port and host)",
+            Section::Repro => {
+                "Reproducing it live ({open_repro}, then these keys in the repro pane)"
+            }
+            Section::Typing => "Typing (the filter after {filter}, the repro form's port and host)",
         }
     }
 }

@@ -85,6 +85,8 @@ pub struct Config {
     pub storm: crate::core::live::StormConfig,
     /// Whether to start live catch (`--no-live-catch` turns it off).
     pub live_catch: bool,
+    /// The repro pane's first host, mode and pace (`[repro]`).
+    pub repro: repro::FormDefaults,
 }
 
 /// Why the loop ended.
@@ -176,6 +178,7 @@ fn new_dashboard(config: &Config, terminal: &terminal::Term) -> Dashboard {
         dash.app.set_incident_window(window);
     }
     dash.app.set_netns_only(config.netns.clone());
+    dash.app.set_repro_defaults(&config.repro);
     if let Ok(size) = terminal.size() {
         dash.handle(Event::Resize(size.width, size.height));
     }

@@ -168,6 +168,12 @@ impl App {
         self.netns_only = wanted;
     }
 
+    /// The repro pane's first host, mode and pace (`[repro]` of the
+    /// configuration).
+    pub fn set_repro_defaults(&mut self, d: &crate::tui::repro::FormDefaults) {
+        self.repro.set_defaults(d);
+    }
+
     /// Namespaces appearing and going are hidden from the event log.
     pub fn hides_namespace_events(&self) -> bool {
         self.hide_ns_events

@@ -1,5 +1,6 @@
 //! The key table's rows: one per binding, in the order help and the
-//! footer print them.
+//! footer print them. A key named in a help text is written `{action}`
+//! (help prints the keys in force: [`crate::tui::panes::help::worded`]).
 
 use crossterm::event::KeyCode;
 
@@ -20,7 +21,7 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[key('?')],
         command: Command::Global(Action::Help),
         section: Section::General,
-        help: "this help (? or Esc closes it)",
+        help: "this help ({help} or {clear} closes it)",
         hint: Some("help"),
     },
     Binding {
@@ -232,14 +233,14 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[code(KeyCode::Tab)],
         command: Command::Repro(ReproAction::NextField),
         section: Section::Repro,
-        help: "next field (↓ j too); after the last field, the next pane",
+        help: "next field ({down} too); after the last field, the next pane",
         hint: None,
     },
     Binding {
         keys: &[code(KeyCode::BackTab)],
         command: Command::Repro(ReproAction::PrevField),
         section: Section::Repro,
-        help: "previous field (↑ k too); before the first, the previous pane",
+        help: "previous field ({up} too); before the first, the previous pane",
         hint: None,
     },
     Binding {
@@ -323,7 +324,10 @@ pub const KEYMAP: &[Binding] = &[
 
 /// What typed characters do; printed in help after the typing keys.
 pub const TYPING_HELP: &[(&str, &str)] = &[
-    ("any key", "type the filter (after /; it applies at once)"),
+    (
+        "any key",
+        "type the filter (after {filter}; it applies at once)",
+    ),
     ("0-9", "type the repro port (the first digit replaces it)"),
     (
         "a-z . : [ ]",

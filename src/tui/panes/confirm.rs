@@ -105,7 +105,8 @@ pub fn target_of(socket: &Socket, ns: &Namespace) -> Result<DestroyTarget, Strin
             _ => format!("{} -> {}", e.local, e.remote),
         };
         return Err(format!(
-            "K frees only a port held by a self-connected socket; this row is {what}: nothing done"
+            "{} frees only a port held by a self-connected socket; this row is {what}: nothing done",
+            crate::tui::keymap::key_label(crate::tui::keymap::Action::FreePort)
         ));
     }
     if e.state == TcpState::Close {

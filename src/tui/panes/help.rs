@@ -1,6 +1,8 @@
 //! The help overlay (`?`): printed from the key table, so it always says
 //! what the keys do (the typing keys of the filter and the repro form
-//! included).
+//! included). A key named inside a help text is written `{action}` in the
+//! table and printed as the keys in force ([`worded`]), so that a rebinding
+//! in the configuration never leaves help naming the old key.
 
 use std::cell::Cell;
 
@@ -9,8 +11,9 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
 
+use crate::config::keys::action_name;
 use crate::tui::app::{App, Effect};
-use crate::tui::keymap::{self, Action, MOUSE_HELP, Section, TYPING_HELP};
+use crate::tui::keymap::{self, Action, Binding, MOUSE_HELP, Section, TYPING_HELP};
 use crate::tui::text::{truncate_end, width};
 
 #[derive(Debug, Default)]
@@ -23,14 +26,54 @@ pub struct HelpOverlay {
 const KEY_COL: usize = 12;
 
 /// One help line: the keys in their column, then what they do.
-fn key_line(keys: String, does: &'static str, style: ratatui::style::Style) -> Line<'static> {
+fn key_line(keys: String, does: &str, style: ratatui::style::Style) -> Line<'static> {
     let pad = KEY_COL.saturating_sub(width(&keys)).max(1);
     Line::from(vec![
         Span::raw("  "),
         Span::styled(keys, style),
         Span::raw(" ".repeat(pad)),
-        Span::raw(does),
+        Span::raw(worded(does, keymap::bindings())),
     ])
+}
+
+/// `text` with each `{action}` (an action's name as the configuration
+/// spells it: `{help}`, `{down}`) replaced by its keys in `table`, as the
+/// key column prints them. A name the table does not know is left as it
+/// is (a test checks that the table's own texts have none).
+pub fn worded(text: &str, table: &[Binding]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let close = after.find('}');
+        let binding =
+            close.and_then(|c| table.iter().find(|b| action_name(b.command) == after[..c]));
+        match (close, binding) {
+            (Some(c), Some(b)) => {
+                out.push_str(&keymap::keys_label(b));
+                rest = &after[c + 1..];
+            }
+            _ => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Scrolling, in the overlay's bottom border: the letter keys of up and
+/// down (the last of each binding: the table lists the arrow first).
+fn scroll_keys() -> String {
+    let last = |a: Action| {
+        keymap::binding_of(a)
+            .and_then(|b| b.keys.last())
+            .map(|k| k.label())
+            .unwrap_or_default()
+    };
+    format!(" {}/{} scroll · ", last(Action::Down), last(Action::Up))
 }
 
 /// The help text, one line per binding, grouped by section.
@@ -41,7 +84,10 @@ pub fn content(app: &App) -> Vec<Line<'static>> {
         if !out.is_empty() {
             out.push(Line::raw(""));
         }
-        out.push(Line::styled(section.title(), t.heading));
+        out.push(Line::styled(
+            worded(section.title(), keymap::bindings()),
+            t.heading,
+        ));
         for b in keymap::bindings().iter().filter(|b| b.section == section) {
             out.push(key_line(keymap::keys_label(b), b.help, t.key));
         }
@@ -94,9 +140,9 @@ impl HelpOverlay {
         let scroll = self.scroll.min(self.max_scroll.get());
         let t = app.theme();
         let more = if self.max_scroll.get() > 0 {
-            " j/k scroll · "
+            scroll_keys()
         } else {
-            " "
+            " ".to_string()
         };
         let block = Block::bordered()
             .border_type(BorderType::Double)
@@ -154,5 +200,31 @@ impl HelpOverlay {
             _ => return None,
         };
         Some(Effect::Redraw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::keymap::KEYMAP;
+
+    #[test]
+    fn keys_named_in_help_texts_come_from_the_table() {
+        assert_eq!(
+            worded("this help ({help} or {clear} closes it)", KEYMAP),
+            "this help (? or Esc closes it)"
+        );
+        assert_eq!(worded("next ({down} too)", KEYMAP), "next (↓ j too)");
+        // Not a name: left alone, braces and all.
+        assert_eq!(worded("{nope} {x", KEYMAP), "{nope} {x");
+        let texts = KEYMAP
+            .iter()
+            .map(|b| b.help)
+            .chain(TYPING_HELP.iter().map(|(_, does)| *does))
+            .chain(Section::ALL.iter().map(|s| s.title()));
+        for text in texts {
+            let out = worded(text, KEYMAP);
+            assert!(!out.contains('{'), "an unknown key name in {text:?}");
+        }
     }
 }

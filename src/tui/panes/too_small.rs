@@ -6,6 +6,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::tui::app::App;
+use crate::tui::keymap::{Action, key_label};
 use crate::tui::layout::{MIN_HEIGHT, MIN_WIDTH};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
@@ -16,7 +17,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             t.value,
         ),
         Line::raw(format!("selfconn-tui needs {MIN_WIDTH}×{MIN_HEIGHT}.")),
-        Line::styled("Enlarge it, or press q to quit.", t.dim),
+        Line::styled(
+            format!("Enlarge it, or press {} to quit.", key_label(Action::Quit)),
+            t.dim,
+        ),
     ];
     if let Some(c) = app.counts()
         && c.self_connects > 0

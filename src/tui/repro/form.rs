@@ -101,10 +101,65 @@ impl Pace {
         }
     }
 
-    pub(super) fn step(self, dir: i8) -> Pace {
-        let i = Pace::PRESETS.iter().position(|&p| p == self).unwrap_or(0);
-        Pace::PRESETS[cycle(i, Pace::PRESETS.len(), dir)]
+    /// A rate as the form holds it: whole attempts per second (at least
+    /// one); `None` is as fast as possible.
+    pub fn from_rate(rate: Option<f64>) -> Pace {
+        match rate {
+            Some(r) if r.is_finite() => {
+                Pace::PerSec(r.round().clamp(1.0, f64::from(u32::MAX)) as u32)
+            }
+            _ => Pace::Max,
+        }
     }
+
+    /// The next preset (`dir` >= 0: faster); from a rate between presets
+    /// (one from the configuration), the nearest preset that way.
+    pub(super) fn step(self, dir: i8) -> Pace {
+        if let Some(i) = Pace::PRESETS.iter().position(|&p| p == self) {
+            return Pace::PRESETS[cycle(i, Pace::PRESETS.len(), dir)];
+        }
+        let per_sec = |p: &Pace| match p {
+            Pace::PerSec(n) => *n,
+            Pace::Max => u32::MAX,
+        };
+        let own = per_sec(&self);
+        let next = if dir >= 0 {
+            Pace::PRESETS.iter().find(|p| per_sec(p) > own)
+        } else {
+            Pace::PRESETS.iter().rev().find(|p| per_sec(p) < own)
+        };
+        next.copied().unwrap_or(if dir >= 0 {
+            Pace::Max
+        } else {
+            Pace::PRESETS[0]
+        })
+    }
+}
+
+/// A form's first values: the configuration's `[repro]` host, mode and
+/// rate (the port is suggested when the pane opens).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FormDefaults {
+    pub host: String,
+    pub mode: Mode,
+    pub pace: Pace,
+}
+
+impl Default for FormDefaults {
+    fn default() -> Self {
+        FormDefaults {
+            host: HOSTS[0].to_string(),
+            mode: Mode::Fresh,
+            pace: Pace::Max,
+        }
+    }
+}
+
+/// Whether the host field can hold `host` as it is (checked where the
+/// configuration is read, so that a bad value is said with its file and
+/// line rather than typed into the form).
+pub fn fits_host_field(host: &str) -> bool {
+    !host.trim().is_empty() && host.len() <= HOST_MAX && host.chars().all(is_host_char)
 }
 
 /// The next (`dir` >= 0) or previous index in a ring of `n`.
@@ -149,11 +204,18 @@ pub struct Slot {
 
 impl Default for Slot {
     fn default() -> Self {
+        Slot::new(&FormDefaults::default())
+    }
+}
+
+impl Slot {
+    /// An empty form with these first values.
+    pub fn new(d: &FormDefaults) -> Slot {
         Slot {
             port: String::new(),
-            host: HOSTS[0].to_string(),
-            mode: Mode::Fresh,
-            pace: Pace::Max,
+            host: d.host.clone(),
+            mode: d.mode,
+            pace: d.pace,
             port_edited: false,
             note: None,
             starting: false,
@@ -161,9 +223,7 @@ impl Default for Slot {
             stale: false,
         }
     }
-}
 
-impl Slot {
     /// The port as typed.
     pub fn port(&self) -> &str {
         &self.port
@@ -289,6 +349,23 @@ mod tests {
         assert_eq!(Pace::Max.step(-1), Pace::PerSec(10_000));
         assert_eq!(Pace::PerSec(100).step(1).label(), "1,000/s");
         assert_eq!(Pace::Max.rate(), None);
+        // A configured rate between presets goes to the nearest one.
+        let p = Pace::from_rate(Some(200.0));
+        assert_eq!((p, p.label()), (Pace::PerSec(200), "200/s".to_string()));
+        assert_eq!(p.step(1), Pace::PerSec(1000));
+        assert_eq!(p.step(-1), Pace::PerSec(100));
+        assert_eq!(Pace::PerSec(50_000).step(1), Pace::Max);
+        assert_eq!(Pace::PerSec(5).step(-1), Pace::PerSec(10));
+        assert_eq!(Pace::from_rate(Some(0.01)), Pace::PerSec(1));
+        assert_eq!(Pace::from_rate(Some(7.5)), Pace::PerSec(8));
+        assert_eq!(Pace::from_rate(None), Pace::Max);
+    }
+
+    #[test]
+    fn a_host_fits_the_field_when_it_could_have_been_typed() {
+        assert!(fits_host_field("::1") && fits_host_field("[fe80::1%lo]"));
+        assert!(!fits_host_field("") && !fits_host_field("a b"));
+        assert!(!fits_host_field("evil\u{1b}[2J") && !fits_host_field(&"1".repeat(65)));
     }
 
     #[test]

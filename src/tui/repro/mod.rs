@@ -14,7 +14,7 @@
 //! - [`runner`]: the threads (owned by the event loop, never by the state),
 //!   with the packet capture of each run (`capture`) and the "service
 //!   restart" incident (`incident`);
-//! - [`view`], [`view_run`] and [`words`]: the drawing, and the pane's
+//! - [`view`], [`view_run`], `view_numbers` and [`words`]: the drawing, and the pane's
 //!   wording of [`crate::repro::explain`]'s advice.
 //!
 //! Two slots ([`SLOTS`]): the first loop, and the second one of a duel
@@ -34,13 +34,14 @@ pub mod runner;
 pub mod state;
 pub mod view;
 mod view_incident;
+mod view_numbers;
 mod view_run;
 mod view_strip;
 mod words;
 
 use std::time::Duration;
 
-pub use form::{Field, HOSTS, Note, Pace, Slot, is_host_char};
+pub use form::{Field, FormDefaults, HOSTS, Note, Pace, Slot, fits_host_field, is_host_char};
 pub use history::{Capture, Run, Step};
 pub use incident::INCIDENT_TIME;
 pub use messages::{Purpose, ReproRequest, ReproUpdate, ScanFacts};

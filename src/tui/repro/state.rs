@@ -12,7 +12,7 @@ use crate::tui::keymap::{ReproAction, key_label};
 use crate::tui::text_input::TextEdit;
 
 use super::SLOTS;
-use super::form::{Field, Note, Slot, cycle};
+use super::form::{Field, FormDefaults, Note, Slot, cycle};
 use super::messages::{Purpose, ReproRequest, ScanFacts};
 
 /// Self-connections remembered for the table's mark.
@@ -143,6 +143,14 @@ impl ReproState {
     /// Whether `addr` is a self-connection this dashboard made.
     pub fn is_mark(&self, addr: SocketAddr) -> bool {
         self.marks.contains(&addr)
+    }
+
+    /// The forms' first values (from the configuration), before the pane
+    /// opens.
+    pub fn set_defaults(&mut self, d: &FormDefaults) {
+        for slot in &mut self.slots {
+            *slot = Slot::new(d);
+        }
     }
 
     /// Carries out a key's effect; returns the work for the runner.

@@ -24,8 +24,10 @@ use crate::tui::text::{width, wrap};
 use crate::tui::theme::Theme;
 
 use super::form::{Field, Note, Slot};
+use super::history::Run;
 use super::state::{ReproEffect, ReproState};
-use super::view_run::running;
+use super::view_numbers::Numbers;
+use super::view_run::{needs, running, shared_layout};
 use super::words::expectation;
 use super::{MAX_TIME, keys};
 
@@ -55,6 +57,7 @@ impl Pane for ReproPane {
         if st.is_duel() && inner.width >= 30 {
             // Two halves of the same width, so that they lay out alike.
             let half = (inner.width - 1) / 2;
+            let shared = Shared::new(app, half, inner.height);
             let a = Rect {
                 width: half,
                 ..inner
@@ -73,10 +76,11 @@ impl Pane for ReproPane {
                 .map(|_| Line::styled("│", app.theme().border))
                 .collect();
             frame.render_widget(Paragraph::new(bar), gap);
-            draw_slot(frame, a, app, 0);
-            draw_slot(frame, b, app, 1);
+            draw_slot(frame, a, app, 0, &shared);
+            draw_slot(frame, b, app, 1, &shared);
         } else {
-            draw_slot(frame, inner, app, 0);
+            let shared = Shared::new(app, inner.width, inner.height);
+            draw_slot(frame, inner, app, 0, &shared);
         }
     }
 
@@ -231,27 +235,60 @@ fn top(app: &App, s: usize, w: usize) -> Vec<Line<'static>> {
     top
 }
 
-fn draw_slot(frame: &mut Frame, area: Rect, app: &App, s: usize) {
+/// What the halves of a duel share, so that they stay aligned: the rows
+/// of the forms (whatever the focus or a note does to one of them) and one
+/// layout of the numbers (the one that fits the half with the least room,
+/// whichever has ended).
+struct Shared {
+    rows: usize,
+    numbers: Option<Numbers>,
+}
+
+impl Shared {
+    fn new(app: &App, w: u16, h: u16) -> Shared {
+        let st = app.repro();
+        let rows = (0..st.shown())
+            .map(|s| top(app, s, w as usize).len())
+            .max()
+            .unwrap_or(0);
+        let needs: Vec<_> = (0..st.shown())
+            .filter_map(|s| shown_run(st.slot(s)))
+            .map(|run| {
+                let facts = app.target_facts(run.target());
+                needs(app.theme(), run, &facts, w as usize)
+            })
+            .collect();
+        let left = h.saturating_sub(rows as u16);
+        Shared {
+            rows,
+            numbers: shared_layout(w, left, &needs),
+        }
+    }
+}
+
+/// The run a slot shows as such (running, or ended with the form as it
+/// was), if any.
+fn shown_run(slot: &Slot) -> Option<&Run> {
+    let run = slot.run().filter(|_| !slot.is_starting())?;
+    (run.is_running() || !slot.is_stale()).then_some(run)
+}
+
+fn draw_slot(frame: &mut Frame, area: Rect, app: &App, s: usize, shared: &Shared) {
     let t = app.theme();
     let slot = app.repro().slot(s);
     let w = area.width as usize;
     let mut cur = Cursor { area, y: area.y };
     let mut top = top(app, s, w);
-    // The halves of a duel start their numbers on the same row, whatever
-    // the focus or a note does to one form.
-    let rows = (0..app.repro().shown())
-        .map(|o| self::top(app, o, w).len())
-        .max()
-        .unwrap_or(0);
-    top.resize(rows.max(top.len()), Line::raw(""));
+    top.resize(shared.rows.max(top.len()), Line::raw(""));
     cur.lines(frame, top);
+    if let (Some(run), Some(numbers)) = (shown_run(slot), shared.numbers) {
+        let facts = app.target_facts(run.target());
+        running(frame, &mut cur, t, (run, &facts), numbers);
+        return;
+    }
     match slot.run() {
         _ if slot.is_starting() => {
             cur.lines(frame, vec![Line::styled("checking the target…", t.dim)]);
-        }
-        Some(run) if run.is_running() || !slot.is_stale() => {
-            let facts = app.target_facts(run.target());
-            running(frame, &mut cur, t, run, &facts);
         }
         other => {
             // The form changed since the last run: what to expect now, and

@@ -5,20 +5,21 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Modifier, Style};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Sparkline};
 
 use crate::core::ports::PortPolicy;
 use crate::repro::explain::TargetFacts;
 use crate::repro::{End, Mode, Stage};
-use crate::tui::bigdigits::{self, Size};
 use crate::tui::text::{truncate_end, width, wrap};
 use crate::tui::theme::Theme;
 
 use super::history::{Run, Step};
 use super::view::Cursor;
 use super::view_incident::{stage_line, step_lines};
+use super::view_numbers::Numbers;
+use super::view_numbers::{RESERVED_ATTEMPTS, RESERVED_PORT, draw_numbers, reserve};
 use super::view_strip::strip_lines;
 use super::words::story;
 use crate::core::words::group;
@@ -26,121 +27,87 @@ use crate::core::words::group;
 /// A part of the screen: its priority (0 matters most) and its lines.
 type Block = (u8, Vec<Line<'static>>);
 
-/// How the numbers are laid out.
-#[derive(Debug, Clone, Copy)]
-struct Numbers {
-    attempts: Size,
-    ports: Size,
-    /// The target in large type too (else in the label).
-    target_big: bool,
-    /// Attempts above the ports rather than beside them.
-    stacked: bool,
+/// What a run's numbers need from the layout: the rows kept for the story
+/// and the widest texts to come.
+pub(super) struct Needs {
+    must: u16,
+    attempts: String,
+    source: String,
+    target: String,
 }
 
-const GAP: u16 = 3;
-
-impl Numbers {
-    fn widths(&self, attempts: &str, source: &str, target: &str) -> (u16, u16) {
-        let a = self.attempts.width(attempts).max(8);
-        let p = if self.target_big {
-            let cmp = self.ports.width("=");
-            let pad = self.ports.width(source) + 1 + cmp + 1;
-            let label = if pad >= 12 { pad + 6 } else { 20 };
-            (pad + self.ports.width(target)).max(label)
-        } else {
-            self.ports.width(source).max(21 + width(target) as u16)
-        };
-        (a, p)
-    }
-
-    fn width(&self, attempts: &str, source: &str, target: &str) -> u16 {
-        let (a, p) = self.widths(attempts, source, target);
-        if self.stacked { a.max(p) } else { a + GAP + p }
-    }
-
-    fn height(&self) -> u16 {
-        let a = 1 + self.attempts.height();
-        let p = 1 + self.ports.height();
-        if self.stacked { a + p } else { a.max(p) }
-    }
-
-    /// The biggest layout that fits.
-    fn pick(w: u16, h: u16, attempts: &str, source: &str, target: &str) -> Numbers {
-        use Size::*;
-        for (ports, target_big) in [
-            (Huge, true),
-            (Large, true),
-            (Medium, true),
-            (Large, false),
-            (Medium, false),
-        ] {
-            // Side by side with smaller attempts before stacked.
-            for stacked in [false, true] {
-                for a in [Huge, Large, Medium, Small]
-                    .into_iter()
-                    .filter(|&a| a <= ports)
-                {
-                    let n = Numbers {
-                        attempts: a,
-                        ports,
-                        target_big,
-                        stacked,
-                    };
-                    if n.width(attempts, source, target) <= w && n.height() <= h {
-                        return n;
-                    }
-                }
-            }
-        }
-        Numbers {
-            attempts: Small,
-            ports: Small,
-            target_big: true,
-            stacked: false,
-        }
-    }
-}
-
-/// A run: numbers, the stage chain and what it means, ticker, counters,
-/// sparkline; after the end, the result. When rows are short, the least
-/// important parts go first (see [`story`] for the order).
-pub(super) fn running(
-    frame: &mut Frame,
-    cur: &mut Cursor,
-    t: &Theme,
-    run: &Run,
-    facts: &TargetFacts,
-) {
-    let s = &run.stats;
-    let w = cur.area.width as usize;
-    let target = run.target().port();
-    let (mut blocks, continued) = blocks(t, run, facts, w);
+/// What `run` needs, `w` columns wide.
+pub(super) fn needs(t: &Theme, run: &Run, facts: &TargetFacts, w: usize) -> Needs {
+    let (blocks, _) = blocks(t, run, facts, w);
     // Rows kept for the story before the numbers grow: two per part.
     let must: u16 = blocks
         .iter()
         .filter(|(p, _)| *p <= MUST)
         .map(|(_, l)| l.len().min(2) as u16)
         .sum();
-    let attempts = group(s.attempts);
-    let source = s
-        .last_source_port
-        .map_or_else(|| "-".to_string(), |p| p.to_string());
-    let target_txt = target.to_string();
-    let texts = (attempts.as_str(), source.as_str(), target_txt.as_str());
     // Laid out for the widest numbers to come, so that nothing moves while
     // the count grows to a million and the source port changes.
+    let s = &run.stats;
+    Needs {
+        must,
+        attempts: reserve(&group(s.attempts), RESERVED_ATTEMPTS).to_string(),
+        source: reserve(&source_text(run), RESERVED_PORT).to_string(),
+        target: run.target().port().to_string(),
+    }
+}
+
+/// One layout of the numbers for every run shown (the halves of a duel),
+/// in an area `w` wide with `rows` under the form: the biggest that fits
+/// the run with the least room, so that both halves show their digits
+/// alike whichever has ended.
+pub(super) fn shared_layout(w: u16, rows: u16, needs: &[Needs]) -> Option<Numbers> {
+    let widest = |f: fn(&Needs) -> &str| {
+        needs
+            .iter()
+            .map(f)
+            .max_by_key(|s| width(s))
+            .unwrap_or_default()
+    };
+    let must = needs.iter().map(|n| n.must).max()?;
+    Some(Numbers::pick(
+        w,
+        rows.saturating_sub(must),
+        widest(|n| &n.attempts),
+        widest(|n| &n.source),
+        widest(|n| &n.target),
+    ))
+}
+
+fn source_text(run: &Run) -> String {
+    run.stats
+        .last_source_port
+        .map_or_else(|| "-".to_string(), |p| p.to_string())
+}
+
+/// A run: numbers (laid out as `n`, from [`shared_layout`]), the stage
+/// chain and what it means, ticker, counters, sparkline; after the end,
+/// the result. When rows are short, the least important parts go first
+/// (see [`story`] for the order).
+pub(super) fn running(
+    frame: &mut Frame,
+    cur: &mut Cursor,
+    t: &Theme,
+    (run, facts): (&Run, &TargetFacts),
+    n: Numbers,
+) {
+    let s = &run.stats;
+    let w = cur.area.width as usize;
+    let target = run.target().port();
+    let (mut blocks, continued) = blocks(t, run, facts, w);
+    let attempts = group(s.attempts);
+    let source = source_text(run);
+    let target_txt = target.to_string();
+    let texts = (attempts.as_str(), source.as_str(), target_txt.as_str());
     let wide = (
         reserve(&attempts, RESERVED_ATTEMPTS),
         reserve(&source, RESERVED_PORT),
     );
     let reserved = (wide.0, wide.1, texts.2);
-    let n = Numbers::pick(
-        cur.area.width,
-        cur.left().saturating_sub(must),
-        reserved.0,
-        reserved.1,
-        reserved.2,
-    );
     let mut left = cur.left().saturating_sub(n.height());
     let keep = fit(&mut blocks, &continued, &mut left, w);
     let hit = s.last_source_port == Some(target) || run.self_connection().is_some();
@@ -288,101 +255,6 @@ const MUST: u8 = 3;
 const STRIP_MAX: usize = 10;
 /// The sparkline's most rows (with its label).
 const SPARK_MAX: u16 = 10;
-
-/// The widest attempt count and source port the layout keeps room for.
-const RESERVED_ATTEMPTS: &str = "0,000,000";
-const RESERVED_PORT: &str = "00000";
-
-/// `text`, or `room` when that is wider (same glyph widths: digits).
-fn reserve<'a>(text: &'a str, room: &'a str) -> &'a str {
-    if text.chars().count() >= room.chars().count() {
-        text
-    } else {
-        room
-    }
-}
-
-/// Pads each line with spaces to `w` columns (a number kept in its place).
-fn pad_to(lines: &mut [Line<'static>], w: usize) {
-    for l in lines {
-        let have = l.width();
-        if have < w {
-            l.spans.push(Span::raw(" ".repeat(w - have)));
-        }
-    }
-}
-
-fn draw_numbers(
-    frame: &mut Frame,
-    r: Rect,
-    t: &Theme,
-    n: Numbers,
-    (attempts, source, target): (&str, &str, &str),
-    (wide_attempts, wide_source, _): (&str, &str, &str),
-    hit: bool,
-) {
-    let hit_style = t.self_connect.remove_modifier(Modifier::REVERSED);
-    let (aw, pw) = n.widths(wide_attempts, wide_source, target);
-    let (ar, pr) = if n.stacked {
-        let ah = 1 + n.attempts.height();
-        (
-            Rect::new(r.x, r.y, aw.min(r.width), ah.min(r.height)),
-            Rect::new(r.x, r.y + ah, pw.min(r.width), r.height.saturating_sub(ah)),
-        )
-    } else {
-        (
-            Rect::new(r.x, r.y, aw.min(r.width), r.height),
-            Rect::new(
-                r.x + aw + GAP,
-                r.y,
-                pw.min(r.width.saturating_sub(aw + GAP)),
-                r.height,
-            ),
-        )
-    };
-    let mut a = vec![Line::styled("ATTEMPTS", t.dim)];
-    a.extend(bigdigits::render(attempts, n.attempts, t.value));
-    frame.render_widget(Paragraph::new(a), ar);
-
-    let src_style = if hit { hit_style } else { t.value };
-    let cmp = if hit { "=" } else { "≠" };
-    let mut p: Vec<Line<'static>> = Vec::new();
-    if n.target_big {
-        let sw = n.ports.width(wide_source) as usize;
-        let cw = n.ports.width(cmp) as usize;
-        let pad = sw + 1 + cw + 1;
-        let label = if pad >= 12 {
-            format!("{:<pad$}TARGET", "SOURCE PORT")
-        } else {
-            "SOURCE PORT · TARGET".to_string()
-        };
-        p.push(Line::styled(label, t.dim));
-        let mut sl = bigdigits::render(source, n.ports, src_style);
-        pad_to(&mut sl, sw);
-        let cl = bigdigits::render(cmp, n.ports, if hit { hit_style } else { t.dim });
-        let tl = bigdigits::render(target, n.ports, t.value);
-        for ((s, c), tt) in sl.into_iter().zip(cl).zip(tl) {
-            let mut spans = s.spans;
-            spans.push(Span::raw(" "));
-            spans.extend(c.spans);
-            spans.push(Span::raw(" "));
-            spans.extend(tt.spans);
-            p.push(Line::from(spans));
-        }
-    } else {
-        p.push(Line::from(vec![
-            Span::styled("SOURCE PORT ", t.dim),
-            Span::styled(
-                if hit { "= " } else { "≠ " },
-                if hit { hit_style } else { t.dim },
-            ),
-            Span::styled("target ", t.dim),
-            Span::styled(target.to_string(), t.value),
-        ]));
-        p.extend(bigdigits::render(source, n.ports, src_style));
-    }
-    frame.render_widget(Paragraph::new(p), pr);
-}
 
 /// trying ▸ kernel picked 44600 ▸ simultaneous open ▸ ESTABLISHED to itself ▸ echo proven
 fn chain(t: &Theme, run: &Run, w: usize) -> Line<'static> {
@@ -550,35 +422,4 @@ fn counters(t: &Theme, run: &Run, w: usize) -> Line<'static> {
         return Line::styled(truncate_end(&text, w), t.dim);
     }
     Line::from(spans)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_shrink_to_fit() {
-        let n = Numbers::pick(118, 12, "14,116", "46382", "46384");
-        assert_eq!(
-            (n.attempts, n.ports, n.target_big, n.stacked),
-            (Size::Large, Size::Large, true, false)
-        );
-        // A projector: huge ports beside the attempts.
-        let n = Numbers::pick(196, 30, "0,000,000", "46382", "46384");
-        assert_eq!(
-            (n.ports, n.target_big, n.stacked),
-            (Size::Huge, true, false)
-        );
-        let n = Numbers::pick(118, 20, "14,116", "46382", "46384");
-        assert_eq!((n.ports, n.target_big), (Size::Huge, true), "{n:?}");
-        let n = Numbers::pick(118, 12, "1,234,567", "46382", "46384");
-        assert_eq!(n.ports, Size::Large);
-        assert!(n.attempts < Size::Large || n.stacked);
-        let n = Numbers::pick(78, 4, "14,116", "46382", "46384");
-        assert_eq!((n.ports, n.target_big), (Size::Medium, true));
-        let n = Numbers::pick(38, 4, "14,116", "46382", "46384");
-        assert!(n.ports <= Size::Medium && !n.target_big, "{n:?}");
-        let n = Numbers::pick(38, 1, "14,116", "46382", "46384");
-        assert_eq!(n.ports, Size::Small);
-    }
 }
