@@ -89,6 +89,12 @@ fn a_self_connect_in_time_wait_holds_the_port_until_destroyed() {
     in_private_netns(|| {
         let addr: SocketAddr = "127.0.0.1:44612".parse().unwrap();
         drop(self_connect_by_kernel(addr));
+        // Waited for: a child another test forks at this moment holds the
+        // socket until its exec.
+        assert!(common::wait_until(
+            std::time::Duration::from_secs(10),
+            || in_time_wait(44612)
+        ));
         // The client set no SO_REUSEADDR: its TIME_WAIT blocks even a
         // service that does (std's listener sets it).
         assert!(TcpListener::bind(addr).is_err(), "TIME_WAIT holds the port");
