@@ -164,15 +164,43 @@ pub fn in_private_netns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'stati
 /// `ip link` (a child started from this thread inherits its namespace),
 /// since the ioctl would need `unsafe`, which the package forbids.
 pub fn loopback_up() {
-    let out = Command::new("ip")
-        .args(["link", "set", "lo", "up"])
-        .output()
-        .unwrap_or_else(|e| panic!("run `ip link set lo up` (iproute2): {e}"));
-    assert!(
-        out.status.success(),
-        "ip link set lo up: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // One RTM_NEWLINK request over rtnetlink, rather than running `ip`:
+    // a child forked now would hold, until its exec, a copy of every
+    // descriptor of the test process, sockets other tests just closed
+    // included, and those tests would see them still open.
+    use socket2::{Domain, Protocol, Socket, Type};
+    const IFF_UP: u32 = libc::IFF_UP as u32;
+    let nl = Socket::new(
+        Domain::from(libc::AF_NETLINK),
+        Type::RAW,
+        Some(Protocol::from(libc::NETLINK_ROUTE)),
+    )
+    .expect("an rtnetlink socket");
+    // nlmsghdr (16 bytes) + ifinfomsg (16 bytes): lo is interface 1 in
+    // every namespace.
+    let mut msg = Vec::with_capacity(32);
+    msg.extend_from_slice(&32u32.to_ne_bytes());
+    msg.extend_from_slice(&libc::RTM_NEWLINK.to_ne_bytes());
+    msg.extend_from_slice(&((libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16).to_ne_bytes());
+    msg.extend_from_slice(&1u32.to_ne_bytes()); // sequence
+    msg.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel fills it
+    msg.extend_from_slice(&[libc::AF_UNSPEC as u8, 0]); // family, padding
+    msg.extend_from_slice(&0u16.to_ne_bytes()); // type
+    msg.extend_from_slice(&1i32.to_ne_bytes()); // index of lo
+    msg.extend_from_slice(&IFF_UP.to_ne_bytes()); // flags
+    msg.extend_from_slice(&IFF_UP.to_ne_bytes()); // change mask
+    use std::io::{Read, Write};
+    (&nl).write_all(&msg).expect("send RTM_NEWLINK");
+    let mut reply = [0u8; 256];
+    let n = (&nl)
+        .read(&mut reply)
+        .expect("the kernel's answer to RTM_NEWLINK");
+    // An NLMSG_ERROR whose error is 0 is the acknowledgement.
+    assert!(n >= 20, "short rtnetlink answer ({n} bytes)");
+    let kind = u16::from_ne_bytes([reply[4], reply[5]]);
+    let errno = i32::from_ne_bytes([reply[16], reply[17], reply[18], reply[19]]);
+    assert_eq!(kind, libc::NLMSG_ERROR as u16, "rtnetlink answered {kind}");
+    assert_eq!(errno, 0, "RTM_NEWLINK lo up: errno {}", -errno);
 }
 
 /// A free port outside the calling thread's ephemeral range: connecting to
