@@ -281,8 +281,16 @@ impl Running {
             );
             self.pump(Duration::from_millis(20));
         }
-        // What it wrote before stopping.
-        self.pump(Duration::from_millis(20));
+        // What it wrote before stopping: read until the pty is quiet (the
+        // reader thread may lag on a loaded machine), at most a second.
+        let quiet = Instant::now();
+        loop {
+            let before = self.raw.len();
+            self.pump(Duration::from_millis(100));
+            if self.raw.len() == before || quiet.elapsed() > Duration::from_secs(1) {
+                break;
+            }
+        }
     }
 
     pub fn signal(&self, sig: nix::sys::signal::Signal) {
