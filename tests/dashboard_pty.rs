@@ -538,13 +538,15 @@ fn y_writes_the_selected_fix_to_the_terminal_as_osc_52() {
     let listener = common::listener_in_range("127.0.0.1", true);
     let port = listener.local_addr().unwrap().port().to_string();
     let mut app = Running::start(&["--interval", "200ms"], &[]);
-    app.wait_for("the listener's row", |s| {
-        find_row(s, &["high", &format!("127.0.0.1:{port}")]).is_some()
-    });
-    // Only this listener, whatever else the host has.
+    app.wait_for("the first frame", |s| s.contents().contains("ephemeral"));
+    // Only this listener, whatever else the host has (other test suites'
+    // findings could push its row off the first screen).
     app.send(format!("/{port}\r").as_bytes());
     app.wait_for("the filter kept", |s| {
         s.contents().contains(&format!("match “{port}”")) && !filter_open(s)
+    });
+    app.wait_for("the listener's row", |s| {
+        find_row(s, &["high", &format!("127.0.0.1:{port}")]).is_some()
     });
     app.send(b"y");
     let (text, coded) = wait_for_osc52(&mut app);
