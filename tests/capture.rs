@@ -6,7 +6,7 @@
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use selfconn_tui::core::packets::{LineKind, Packet, SeqTracker, Strip, parse, tcpdump_line};
@@ -228,27 +228,10 @@ fn our_lines_are_tcpdumps_lines_for_the_same_capture_file() {
     }
 }
 
-/// `selfconn-tui repro ARGS` in a private network namespace with a narrow
-/// ephemeral range (the target is reached within a few hundred attempts).
+/// `selfconn-tui repro ARGS` in a private namespace whose range is
+/// 44000-44999; `None` (and a note) when not root.
 fn repro_in_netns(test: &str, args: &[&str]) -> Option<Output> {
-    if !common::root_or_skip(&format!("{test}: needs root for unshare -n")) {
-        return None;
-    }
-    let out = Command::new("unshare")
-        .args([
-            "-n",
-            "sh",
-            "-c",
-            r#"ip link set lo up && echo "44000 44999" > /proc/sys/net/ipv4/ip_local_port_range && exec "$0" "$@""#,
-            BIN,
-            "repro",
-        ])
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run unshare");
-    Some(out)
+    common::repro_in_netns_with_range(test, "44000 44999", args)
 }
 
 #[test]
@@ -300,20 +283,7 @@ fn not_root_is_a_stated_reason() {
     if !common::root_or_skip("dropping to another user needs root") {
         return;
     }
-    let setpriv = ["--reuid=65534", "--regid=65534", "--clear-groups"];
-    let out = Command::new("setpriv")
-        .args(setpriv)
-        .arg(std::env::current_exe().unwrap())
-        .args(["--exact", "not_root_inner", "--ignored", "--nocapture"])
-        .output()
-        .expect("setpriv runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("1 passed"), "{stdout}");
+    let stdout = common::run_ignored_test_as_nobody("not_root_inner");
     assert!(
         stdout.contains("capture: off (packet strip: needs root)"),
         "{stdout}"
@@ -323,7 +293,7 @@ fn not_root_is_a_stated_reason() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("nope.pcap");
     let out = Command::new("setpriv")
-        .args(setpriv)
+        .args(common::AS_NOBODY)
         .arg(BIN)
         .args(["repro", "--port", "44600", "--max-attempts", "1", "--pcap"])
         .arg(&file)

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
@@ -154,20 +154,6 @@ fn a_self_connect_in_another_namespace_carries_that_namespace() {
     assert_eq!(owner.pid, std::process::id() as i32);
 }
 
-/// Connects to `target` up to `count` times within a time bound; returns
-/// how many were refused. A try that connects (to itself, by chance of
-/// the port walk) is closed and counted out.
-fn refused_connects(target: SocketAddr, count: u32) -> u32 {
-    let until = Instant::now() + Duration::from_secs(10);
-    (0..count)
-        .take_while(|_| Instant::now() < until)
-        .filter(|_| {
-            TcpStream::connect_timeout(&target, Duration::from_secs(1))
-                .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused)
-        })
-        .count() as u32
-}
-
 #[test]
 fn a_retry_storm_is_raised_with_pid_port_and_parity_and_not_below_the_threshold() {
     let range = PortRange {
@@ -191,9 +177,9 @@ fn a_retry_storm_is_raised_with_pid_port_and_parity_and_not_below_the_threshold(
         let ns = ns_link_inode(Path::new("/proc/thread-self/ns/net")).unwrap();
         let storm: SocketAddr = "127.0.0.1:45000".parse().unwrap();
         let quiet: SocketAddr = "127.0.0.1:45002".parse().unwrap();
-        let refused = refused_connects(storm, 150);
+        let refused = common::refused_connects(storm, 150);
         assert!(refused >= 120, "only {refused} of 150 refused");
-        assert!(refused_connects(quiet, 50) >= 40);
+        assert!(common::refused_connects(quiet, 50) >= 40);
         // A marker after both loops: once it is read, so are their resets.
         let marker: SocketAddr = "127.0.0.1:45003".parse().unwrap();
         self_connect_and_reset(marker);
@@ -402,19 +388,7 @@ fn not_root_is_a_stated_reason() {
     if !common::root_or_skip("dropping to another user needs root") {
         return;
     }
-    let out = std::process::Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(std::env::current_exe().unwrap())
-        .args(["--exact", "not_root_inner", "--ignored", "--nocapture"])
-        .output()
-        .expect("setpriv runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("1 passed"), "{stdout}");
+    let stdout = common::run_ignored_test_as_nobody("not_root_inner");
     assert!(stdout.contains("live catch: off (not root)"), "{stdout}");
 }
 

@@ -29,33 +29,7 @@ fn repro(args: &[&str]) -> Output {
 /// `selfconn-tui repro ARGS` in a private network namespace; `None` (and a
 /// note) when not root.
 fn repro_in_netns(test: &str, args: &[&str]) -> Option<Output> {
-    repro_in_netns_with_range(test, "32768 60999", args)
-}
-
-/// Runs `repro` in a private namespace whose ephemeral range is `range`
-/// (a narrow one makes the kernel reach the target within a few hundred
-/// attempts, however loaded the machine).
-fn repro_in_netns_with_range(test: &str, range: &str, args: &[&str]) -> Option<Output> {
-    if !common::root_or_skip(&format!("{test}: needs root for unshare -n")) {
-        return None;
-    }
-    Some(
-        Command::new("unshare")
-            .args([
-                "-n",
-                "sh",
-                "-c",
-                r#"ip link set lo up && echo "$SELFCONN_TEST_RANGE" > /proc/sys/net/ipv4/ip_local_port_range && exec "$0" "$@""#,
-                BIN,
-                "repro",
-            ])
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env("SELFCONN_TEST_RANGE", range)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run unshare"),
-    )
+    common::repro_in_netns_with_range(test, "32768 60999", args)
 }
 
 fn stderr(out: &Output) -> String {
@@ -151,7 +125,7 @@ fn an_odd_port_hits_the_limit_and_parity_is_explained() {
 
 #[test]
 fn guarded_is_caught_not_connected() {
-    let Some(out) = repro_in_netns_with_range(
+    let Some(out) = common::repro_in_netns_with_range(
         "guarded_is_caught_not_connected",
         "44400 44800",
         &[

@@ -26,27 +26,14 @@ fn text(d: &mut Dashboard, w: u16, h: u16) -> String {
     screen(&render(d, w, h)).join("\n")
 }
 
-/// Hands requests to the runner and answers back until `done`, at most
-/// [`WAIT`], sampling the counters like the event loop does.
+/// [`pump_runner`] with this file's time limit.
 fn pump(
     d: &mut Dashboard,
     runner: &mut ReproRunner,
     what: &str,
     done: impl Fn(&Dashboard) -> bool,
 ) {
-    let start = Instant::now();
-    loop {
-        selfconn_tui::tui::exchange(d, runner, None, true);
-        if done(d) {
-            return;
-        }
-        assert!(
-            start.elapsed() < WAIT,
-            "timed out waiting for {what}; the pane:\n{}",
-            text(d, 120, 40)
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    pump_runner(d, runner, what, WAIT, done);
 }
 
 /// A free port outside the ephemeral range: refused, never picked.

@@ -10,7 +10,7 @@ mod dashboard_fixture;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossterm::event::KeyCode;
 use dashboard_fixture::*;
@@ -422,25 +422,14 @@ fn w_before_any_run_says_so_and_asks_nothing() {
 
 // --- As root, in a private network namespace ---
 
+/// [`pump_runner`] with this file's time limit.
 fn pump(
     d: &mut Dashboard,
     runner: &mut ReproRunner,
     what: &str,
     done: impl Fn(&Dashboard) -> bool,
 ) {
-    let start = Instant::now();
-    loop {
-        selfconn_tui::tui::exchange(d, runner, None, true);
-        if done(d) {
-            return;
-        }
-        assert!(
-            start.elapsed() < WAIT,
-            "timed out waiting for {what}:\n{}",
-            text(d, 120, 40)
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    pump_runner(d, runner, what, WAIT, done);
 }
 
 fn strip_lines(d: &Dashboard) -> Vec<String> {

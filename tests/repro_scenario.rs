@@ -4,36 +4,16 @@
 
 mod common;
 
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::sync::atomic::AtomicBool;
 
 use selfconn_tui::repro::scenario::{FreeWith, ScenarioConfig, Step, run_restart};
 use selfconn_tui::repro::{Counters, Target};
 
-const BIN: &str = env!("CARGO_BIN_EXE_selfconn-tui");
-
 /// `selfconn-tui repro ARGS` in a private namespace whose range is
 /// 44000-44999; `None` (and a note) when not root.
 fn repro_in_netns(test: &str, args: &[&str]) -> Option<Output> {
-    if !common::root_or_skip(&format!("{test}: needs root for unshare -n")) {
-        return None;
-    }
-    Some(
-        Command::new("unshare")
-            .args([
-                "-n",
-                "sh",
-                "-c",
-                r#"ip link set lo up && echo "44000 44999" > /proc/sys/net/ipv4/ip_local_port_range && exec "$0" "$@""#,
-                BIN,
-                "repro",
-            ])
-            .args(args)
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .output()
-            .expect("run unshare"),
-    )
+    common::repro_in_netns_with_range(test, "44000 44999", args)
 }
 
 #[test]

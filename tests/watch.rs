@@ -6,7 +6,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
@@ -164,19 +164,6 @@ fn a_self_connect_reset_within_a_millisecond_is_one_line_with_pid_and_command() 
     assert!(!instance_of(w.child.id()), "no instance left");
 }
 
-/// Refused connects to `target`, bounded in count and time; a try that
-/// connects (to itself, by chance of the port walk) is counted out.
-fn refused_connects(target: SocketAddr, count: u32) -> u32 {
-    let until = Instant::now() + Duration::from_secs(10);
-    (0..count)
-        .take_while(|_| Instant::now() < until)
-        .filter(|_| {
-            TcpStream::connect_timeout(&target, Duration::from_secs(1))
-                .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused)
-        })
-        .count() as u32
-}
-
 #[test]
 fn a_retry_storm_in_a_private_namespace_is_a_finding() {
     let seen = common::in_private_netns(|| {
@@ -189,7 +176,7 @@ fn a_retry_storm_in_a_private_namespace_is_a_finding() {
         let first = w.started();
         assert_eq!(first["live_catch"]["enabled"], true, "{first}");
         let target: SocketAddr = "127.0.0.1:45000".parse().unwrap();
-        let refused = refused_connects(target, 80);
+        let refused = common::refused_connects(target, 80);
         assert!(refused >= 60, "only {refused} of 80 refused");
         let storm = w.wait_for(Duration::from_secs(5), |v| {
             v["event"] == "retry_storm_started" && v["remote_port"] == 45000

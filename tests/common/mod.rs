@@ -224,3 +224,69 @@ pub fn set_netns_sysctl(name: &str, value: &str) {
     );
     std::fs::write(&path, value).unwrap_or_else(|e| panic!("write {path}: {e}"));
 }
+
+/// Runs `selfconn-tui repro ARGS` in a private network namespace (through
+/// `unshare -n`, loopback up) whose ephemeral range is `range` (`"LOW
+/// HIGH"`: a narrow one makes the kernel reach the target within a few
+/// hundred attempts, however loaded the machine). `None`, after saying
+/// why, when not root.
+pub fn repro_in_netns_with_range(test: &str, range: &str, args: &[&str]) -> Option<Output> {
+    if !root_or_skip(&format!("{test}: needs root for unshare -n")) {
+        return None;
+    }
+    Some(
+        Command::new("unshare")
+            .args([
+                "-n",
+                "sh",
+                "-c",
+                r#"ip link set lo up && echo "$SELFCONN_TEST_RANGE" > /proc/sys/net/ipv4/ip_local_port_range && exec "$0" "$@""#,
+                env!("CARGO_BIN_EXE_selfconn-tui"),
+                "repro",
+            ])
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env("SELFCONN_TEST_RANGE", range)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run unshare"),
+    )
+}
+
+/// `setpriv`'s arguments that run a command as `nobody` (uid and gid
+/// 65534, no supplementary groups).
+pub const AS_NOBODY: [&str; 3] = ["--reuid=65534", "--regid=65534", "--clear-groups"];
+
+/// Runs the ignored test `name` of this test binary as `nobody` and
+/// returns what it printed; fails unless it ran and passed. (Root only:
+/// the caller has checked.)
+pub fn run_ignored_test_as_nobody(name: &str) -> String {
+    let out = Command::new("setpriv")
+        .args(AS_NOBODY)
+        .arg(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--ignored", "--nocapture"])
+        .output()
+        .expect("setpriv runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("1 passed"), "{stdout}");
+    stdout
+}
+
+/// Connects to `target` up to `count` times within ten seconds; returns
+/// how many were refused. A try that connects (to itself, by chance of the
+/// port walk) is closed and counted out.
+pub fn refused_connects(target: SocketAddr, count: u32) -> u32 {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    (0..count)
+        .take_while(|_| std::time::Instant::now() < until)
+        .filter(|_| {
+            std::net::TcpStream::connect_timeout(&target, std::time::Duration::from_secs(1))
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused)
+        })
+        .count() as u32
+}

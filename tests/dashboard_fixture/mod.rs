@@ -295,3 +295,28 @@ pub fn screen(t: &Terminal<TestBackend>) -> Vec<String> {
         })
         .collect()
 }
+
+/// Hands the dashboard's requests to a real repro runner and its answers
+/// back, as the event loop does (counters sampled), until `done`, at most
+/// `wait`; the pane is shown when it times out.
+pub fn pump_runner(
+    d: &mut Dashboard,
+    runner: &mut selfconn_tui::tui::repro::ReproRunner,
+    what: &str,
+    wait: Duration,
+    done: impl Fn(&Dashboard) -> bool,
+) {
+    let start = std::time::Instant::now();
+    loop {
+        selfconn_tui::tui::exchange(d, runner, None, true);
+        if done(d) {
+            return;
+        }
+        assert!(
+            start.elapsed() < wait,
+            "timed out waiting for {what}; the pane:\n{}",
+            screen(&render(d, 120, 40)).join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
