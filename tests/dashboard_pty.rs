@@ -489,19 +489,7 @@ fn osc52_written(raw: &[u8]) -> Option<(String, String)> {
     let start = raw.windows(7).position(|w| w == b"\x1b]52;c;")? + 7;
     let len = raw[start..].iter().position(|&b| b == 0x07)?;
     let coded = String::from_utf8(raw[start..start + len].to_vec()).ok()?;
-    let mut child = std::process::Command::new("base64")
-        .arg("-d")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("base64 (coreutils) runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(coded.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::output_with_stdin(std::process::Command::new("base64").arg("-d"), &coded);
     assert!(out.status.success(), "{coded:?} is not base64");
     Some((String::from_utf8(out.stdout).unwrap(), coded))
 }
@@ -516,21 +504,6 @@ fn wait_for_osc52(app: &mut Running) -> (String, String) {
         assert!(Instant::now() < deadline, "no OSC 52 sequence was written");
         app.pump(Duration::from_millis(50));
     }
-}
-
-fn sh_parses(text: &str) -> bool {
-    let mut child = std::process::Command::new("sh")
-        .arg("-n")
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    child.wait().unwrap().success()
 }
 
 #[test]
@@ -556,7 +529,7 @@ fn y_writes_the_selected_fix_to_the_terminal_as_osc_52() {
         "{text:?}"
     );
     assert!(!text.contains("$ ") && !text.ends_with('\n'), "{text:?}");
-    assert!(sh_parses(&text), "{text:?}");
+    assert!(common::sh_parses(&text), "{text:?}");
     assert_eq!(
         selfconn_tui::tui::clipboard::osc52(&text).unwrap(),
         format!("\x1b]52;c;{coded}\x07")
@@ -612,7 +585,7 @@ fn as_root_own_netns_in_a_private_namespace_shows_that_namespace_only() {
         app.send(b"y");
         let (text, _) = wait_for_osc52(&mut app);
         assert!(!text.contains("/etc/sysctl.d"), "{text:?}");
-        assert!(sh_parses(&text), "{text:?}");
+        assert!(common::sh_parses(&text), "{text:?}");
         app.send(b"\r");
         app.wait_for("the note on persisting", |s| {
             s.contents().contains("Not in the host's /etc/sysctl.d")

@@ -3,10 +3,8 @@
 //! following the `/` filter; `y` and `Y` asking for a copy of text that
 //! runs as printed; the header of a dashboard shown one namespace.
 
+mod common;
 mod dashboard_fixture;
-
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 use dashboard_fixture::*;
 use selfconn_tui::core::snapshot::Namespace;
@@ -101,22 +99,6 @@ fn the_log_follows_the_filter() {
     insta::assert_snapshot!(t.backend());
 }
 
-/// Checks `text` with `sh -n` (parsed, not run).
-fn sh_parses(text: &str) -> bool {
-    let mut child = Command::new("sh")
-        .arg("-n")
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("sh runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    child.wait().expect("sh ends").success()
-}
-
 fn copies(d: &mut Dashboard) -> Vec<String> {
     d.app
         .take_requests()
@@ -140,7 +122,7 @@ fn y_asks_for_the_fix_as_printed_and_it_parses_as_shell() {
         let text = &copied[0];
         assert!(!text.starts_with("$ ") && !text.contains("\n$ "), "{text}");
         assert!(!text.ends_with('\n'), "a paste must not run by itself");
-        assert!(sh_parses(text), "{text}");
+        assert!(common::sh_parses(text), "{text}");
         // As the details pane prints it, line by line.
         // Wide enough that no command is cut.
         let screen = screen(&render(&mut d, 200, 50)).join("\n");
@@ -172,7 +154,7 @@ fn shift_y_asks_for_one_line_reserving_every_risky_listener() {
     );
     assert!(text.contains("44700"), "{text}");
     assert!(!text.contains('\n'));
-    assert!(sh_parses(text), "{text}");
+    assert!(common::sh_parses(text), "{text}");
     // Nothing at risk: nothing copied, and the log says why.
     let mut quiet = Dashboard::new(
         Theme::default_dark(),

@@ -226,7 +226,6 @@ fn runtime_part_with_live_counts_age_and_process() {
 
 #[test]
 fn the_golden_text_passes_promtool_check_metrics() {
-    use std::io::Write;
     let have = std::process::Command::new("promtool")
         .arg("--version")
         .output()
@@ -239,20 +238,10 @@ fn the_golden_text_passes_promtool_check_metrics() {
     let mut history = ScanHistory::default();
     history.record_scan(&snap);
     let text = metrics::textfile(&snap, &history, &LiveCounts::default());
-    let mut child = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::output_with_stdin(
+        std::process::Command::new("promtool").args(["check", "metrics"]),
+        &text,
+    );
     assert!(
         out.status.success(),
         "{}{}",

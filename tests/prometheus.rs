@@ -6,7 +6,6 @@
 mod common;
 mod metrics_support;
 
-use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,20 +15,7 @@ use metrics_support::*;
 use serde_json::Value;
 
 fn promtool_check(text: &str) -> (bool, String) {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = output_with_stdin(Command::new("promtool").args(["check", "metrics"]), text);
     let said = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

@@ -15,17 +15,6 @@ use std::net::{Ipv4Addr, TcpListener};
 
 const BIN: &str = env!("CARGO_BIN_EXE_selfconn-tui");
 
-/// `selfconn-tui repro ARGS` on the host.
-fn repro(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("repro")
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run selfconn-tui")
-}
-
 /// `selfconn-tui repro ARGS` in a private network namespace; `None` (and a
 /// note) when not root.
 fn repro_in_netns(test: &str, args: &[&str]) -> Option<Output> {
@@ -151,7 +140,7 @@ fn guarded_is_caught_not_connected() {
 #[test]
 fn bind_mode_on_the_host_connects_at_once() {
     let port = free_port_outside_range().to_string();
-    let out = repro(&["--port", &port, "--mode", "bind", "--json"]);
+    let out = common::repro(&["--port", &port, "--mode", "bind", "--json"]);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     let j = json(&out);
     assert_eq!(j["attempts"], 1);
@@ -166,14 +155,14 @@ fn bind_mode_on_the_host_connects_at_once() {
 fn a_listener_answers_exit_1() {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let port = listener.local_addr().unwrap().port().to_string();
-    let out = repro(&["--port", &port]);
+    let out = common::repro(&["--port", &port]);
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     assert!(
         text.contains("is answered by a listener: connected to it, not to itself"),
         "{text}"
     );
-    let out = repro(&["--port", &port, "--json"]);
+    let out = common::repro(&["--port", &port, "--json"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(json(&out)["result"], "connected_to_listener");
 }
@@ -181,7 +170,7 @@ fn a_listener_answers_exit_1() {
 #[test]
 fn the_rate_limit_holds() {
     let port = free_port_outside_range().to_string();
-    let out = repro(&[
+    let out = common::repro(&[
         "--port",
         &port,
         "--rate",
@@ -245,7 +234,7 @@ fn bad_input_is_an_error_with_a_clear_message() {
         (&[], "--port"),
     ];
     for (args, want) in cases {
-        let out = repro(args);
+        let out = common::repro(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(stderr(&out).contains(want), "{args:?}: {}", stderr(&out));
         assert!(out.stdout.is_empty());
@@ -255,7 +244,7 @@ fn bad_input_is_an_error_with_a_clear_message() {
 #[test]
 fn non_local_hosts_are_refused_before_any_packet() {
     for host in ["8.8.8.8", "203.0.113.7", "2001:db8::1"] {
-        let out = repro(&["--port", "44600", "--host", host, "--json"]);
+        let out = common::repro(&["--port", "44600", "--host", host, "--json"]);
         assert_eq!(out.status.code(), Some(2), "{host}");
         let err = stderr(&out);
         assert_eq!(err.lines().count(), 1, "one line: {err}");
@@ -266,10 +255,10 @@ fn non_local_hosts_are_refused_before_any_packet() {
         // --json: the error as the one object on stdout (tests/json_errors.rs).
         assert_eq!(json(&out)["error"]["kind"], "not_local");
     }
-    let out = repro(&["--port", "44600", "--host", "0.0.0.0"]);
+    let out = common::repro(&["--port", "44600", "--host", "0.0.0.0"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("wildcard"));
-    let out = repro(&["--port", "44600", "--host", "127.0.0.2"]);
+    let out = common::repro(&["--port", "44600", "--host", "127.0.0.2"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("reaches 127.0.0.2:44600 from 127.0.0.1"),

@@ -9,20 +9,6 @@
 mod common;
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::process::{Command, Output, Stdio};
-
-const BIN: &str = env!("CARGO_BIN_EXE_selfconn-tui");
-
-/// `selfconn-tui repro ARGS` from the calling thread (its namespace).
-fn repro(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("repro")
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run selfconn-tui")
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -44,8 +30,8 @@ fn a_target_held_by_a_self_connection_is_said_before_and_after_the_run() {
             "--max-time",
             "5",
         ];
-        let out = repro(&args);
-        let json = repro(&[&args[..], &["--json"]].concat());
+        let out = common::repro(&args);
+        let json = common::repro(&[&args[..], &["--json"]].concat());
         drop(held);
         (out, json)
     }) else {
@@ -77,7 +63,7 @@ fn the_pass_duration_agrees_with_the_rate_shown() {
     let Some(out) = common::in_private_netns(|| {
         // Default range, an even port: a few slow attempts never reach it.
         common::set_netns_sysctl("ip_local_port_range", "32768 60999");
-        repro(&["--port", "40000", "--rate", "3", "--max-time", "1.5"])
+        common::repro(&["--port", "40000", "--rate", "3", "--max-time", "1.5"])
     }) else {
         return;
     };

@@ -290,3 +290,41 @@ pub fn refused_connects(target: SocketAddr, count: u32) -> u32 {
         })
         .count() as u32
 }
+
+/// Runs `cmd` with `input` on its standard input, and its output.
+pub fn output_with_stdin(cmd: &mut Command, input: &str) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Whether `sh -n` parses `text` (parsed, not run).
+pub fn sh_parses(text: &str) -> bool {
+    output_with_stdin(Command::new("sh").arg("-n"), text)
+        .status
+        .success()
+}
+
+/// `selfconn-tui repro ARGS` from the calling thread (its namespace),
+/// without colour and with no input.
+pub fn repro(args: &[&str]) -> Output {
+    bin()
+        .arg("repro")
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run selfconn-tui")
+}
