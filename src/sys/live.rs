@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use super::diag::{DiagSocket, Expect};
 use super::namespaces::Candidate;
 use super::nsjoin::{Inside, JoinJob, JoinResult, read_inside};
-use super::procnet::{BOTH, NetFiles, read_tables, read_tables_via_pids};
+use super::procnet::{BOTH, NetFiles, read_tables_via_pids};
 use crate::core::ports::PortPolicy;
 use crate::core::snapshot::ScanError;
 use crate::core::socket::{Family, SocketEntry};
@@ -181,20 +181,6 @@ impl LiveKernel {
         if let Some(t) = inside.tables {
             self.inside_tables.insert(id, t);
         }
-    }
-
-    /// The own namespace's sockets, as the kernel lists them in
-    /// `/proc/net/tcp{,6}`: the one a user compares with `cat`, and on a
-    /// host the biggest, where netlink would save no walk. A family that
-    /// sockstat says is empty (no socket, no TIME_WAIT) is not read: each
-    /// read walks the whole connection hash, even empty, and that was most
-    /// of the dashboard's CPU on a quiet host.
-    pub fn own_tables(
-        &self,
-        files: &NetFiles,
-        errors: &mut Vec<ScanError>,
-    ) -> Option<Vec<SocketEntry>> {
-        read_tables(files, files.expect(), errors)
     }
 
     /// Another namespace's sockets, guided by its `sockstat`: through its

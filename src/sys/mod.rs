@@ -15,6 +15,7 @@ pub mod owner_order;
 pub mod owners;
 pub mod process;
 pub mod procnet;
+pub mod read_ahead;
 pub mod scanner;
 pub mod select;
 pub mod sockdestroy;

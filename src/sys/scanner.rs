@@ -15,8 +15,10 @@
 //!    ([`super::owner_order`]), stopped as soon as they are found.
 
 use std::collections::HashSet;
+use std::panic::resume_unwind;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::thread::ScopedJoinHandle;
 use std::time::Instant;
 
 use chrono::Local;
@@ -28,7 +30,7 @@ use super::owner_order::Likely;
 use super::owners::{OwnerMap, UserNames};
 use super::procnet::read_policy;
 use super::select::select;
-use super::source::Source;
+use super::source::{OwnNamespace, Source, TablesRead};
 use crate::core::ports::PortPolicy;
 use crate::core::snapshot::{Namespace, Owner, ScanError, Snapshot, Socket, UnknownOwner};
 use crate::core::socket::classify;
@@ -187,9 +189,35 @@ impl Scanner {
 
     /// Everything but the owners: namespaces, policies, tables, findings.
     fn scan_without_owners(&mut self) -> Result<Snapshot, ScanFailure> {
+        let own = self.source.own();
+        // Without `--netns` the own namespace is always scanned: its
+        // tables, the biggest read on a host, start at once on a thread of
+        // their own while the namespaces are found and the others read.
+        let early = self
+            .options
+            .netns
+            .is_none()
+            .then(|| self.source.own_tables(&own));
+        std::thread::scope(|scope| {
+            let early = early.and_then(|job| {
+                std::thread::Builder::new()
+                    .name("own-tables".into())
+                    .spawn_scoped(scope, move || job.read())
+                    .ok()
+            });
+            self.scan_namespaces(own, early)
+        })
+    }
+
+    /// [`Self::scan_without_owners`], with the own tables perhaps being
+    /// read already.
+    fn scan_namespaces(
+        &mut self,
+        own: OwnNamespace,
+        mut early: Option<ScopedJoinHandle<'_, TablesRead>>,
+    ) -> Result<Snapshot, ScanFailure> {
         let taken_at = Local::now();
         let mut errors = Vec::new();
-        let own = self.source.own();
         let mut cands = namespaces::find(&self.source, &own, &mut self.naming, &mut errors);
         if let Some(wanted) = &self.options.netns {
             self.narrow(&mut cands, wanted)?;
@@ -203,10 +231,14 @@ impl Scanner {
         for c in &cands {
             let mut ns_errors = Vec::new();
             let policy = self.source.policy(c, &own_policy, &mut ns_errors);
-            let rows = if c.scanned {
-                self.source.tables(c, &own, &mut ns_errors)
-            } else {
-                None
+            let rows = match early.take_if(|_| c.is_own && c.scanned) {
+                Some(reading) => {
+                    let (rows, errs) = reading.join().unwrap_or_else(|p| resume_unwind(p));
+                    ns_errors.extend(errs);
+                    rows
+                }
+                None if c.scanned => self.source.tables(c, &own, &mut ns_errors),
+                None => None,
             };
             if let Some(rows) = rows {
                 read_any = true;

@@ -130,11 +130,23 @@ impl Source {
         own: &OwnNamespace,
         errors: &mut Vec<ScanError>,
     ) -> Option<Vec<SocketEntry>> {
+        if c.is_own {
+            let (rows, mut errs) = self.own_tables(own).read();
+            errors.append(&mut errs);
+            return rows;
+        }
         match self {
-            Source::Live(k) if c.is_own => k.own_tables(&own.files, errors),
             Source::Live(k) => k.tables(c, errors),
-            Source::Fixture { .. } if c.is_own => read_tables(&own.files, BOTH, errors),
             Source::Fixture { root } => read_tables_via_pids(root, &c.pids, BOTH, errors),
+        }
+    }
+
+    /// How to read the own namespace's tables, as a job that needs nothing
+    /// of the source (see [`OwnTables`]).
+    pub fn own_tables(&self, own: &OwnNamespace) -> OwnTables {
+        OwnTables {
+            files: own.files.clone(),
+            guided: matches!(self, Source::Live(_)),
         }
     }
 
@@ -143,6 +155,37 @@ impl Source {
         if let Source::Live(k) = self {
             k.forget_except(seen);
         }
+    }
+}
+
+/// The own namespace's tables to read, as `/proc/net/tcp{,6}` list them:
+/// the ones a user compares with `cat`, and on a host the biggest, where
+/// netlink would save no walk. A job of its own so that it can run on
+/// another thread while the other namespaces are looked at (a thread
+/// started by the scanning one sees the same namespace).
+#[derive(Debug, Clone)]
+pub struct OwnTables {
+    files: NetFiles,
+    /// On the live kernel, a family that `sockstat` says is empty (no
+    /// socket, no TIME_WAIT) is not read: each read walks the whole
+    /// connection hash, even empty, and that was most of the dashboard's
+    /// CPU on a quiet host. A fixture tree is read whole.
+    guided: bool,
+}
+
+/// Tables as read: the sockets (`None` when no table could be read) and
+/// what went wrong.
+pub type TablesRead = (Option<Vec<SocketEntry>>, Vec<ScanError>);
+
+impl OwnTables {
+    pub fn read(&self) -> TablesRead {
+        let mut errors = Vec::new();
+        let families = if self.guided {
+            self.files.expect()
+        } else {
+            BOTH
+        };
+        (read_tables(&self.files, families, &mut errors), errors)
     }
 }
 

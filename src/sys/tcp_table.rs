@@ -19,6 +19,7 @@ use procfs::FromBufReadSI;
 use procfs::net::TcpNetEntries;
 
 use super::lines::{BoundedLines, Line};
+use super::read_ahead::ReadAhead;
 use crate::core::quote::excerpt;
 use crate::core::snapshot::ScanError;
 use crate::core::socket::{Family, SocketEntry, TcpState};
@@ -60,7 +61,11 @@ pub fn read_tcp_file(
             return None;
         }
     };
-    read_tcp_text(file, family, &source, errors)
+    // Parsed while the kernel writes the next block (see [`ReadAhead`]).
+    match ReadAhead::start(file) {
+        Ok(ahead) => read_tcp_text(ahead, family, &source, errors),
+        Err(file) => read_tcp_text(file, family, &source, errors),
+    }
 }
 
 /// Reads a table's text from `input`; `source` names it in messages.
