@@ -397,39 +397,45 @@ struct Measured {
 /// while it runs: `wait4`'s `ru_maxrss` would count the pages of this
 /// (large) process that the child had before its exec.
 fn measure(reps: usize, prog: &str, args: &[&str]) -> Measured {
-    let mut walls = Vec::new();
-    let mut rss = 0;
-    for _ in 0..reps {
-        let t = Instant::now();
-        let mut child = Command::new(prog)
+    let run = || {
+        Command::new(prog)
             .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("{prog}: {e}"));
-        let status = format!("/proc/{}/status", child.id());
-        let sampler = std::thread::spawn(move || {
-            let mut peak = 0i64;
-            while let Ok(text) = std::fs::read_to_string(&status) {
-                match text.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
-                    Some(v) => {
-                        peak = peak.max(v.trim().trim_end_matches(" kB").parse().unwrap_or(0))
-                    }
-                    None => break, // a zombie: it has exited
-                }
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            peak
-        });
-        child.wait().unwrap();
-        walls.push(t.elapsed());
-        rss = rss.max(sampler.join().unwrap());
-    }
+            .unwrap_or_else(|e| panic!("{prog}: {e}"))
+    };
+    // Timed runs, with nothing else of ours running: the sampler below
+    // reads the child's status every millisecond, which takes a share of a
+    // core that a program using both (the scanner does) would miss.
+    let mut walls: Vec<Duration> = (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            run().wait().unwrap();
+            t.elapsed()
+        })
+        .collect();
     walls.sort();
     Measured {
         wall: walls[walls.len() / 2],
-        max_rss_kib: rss,
+        max_rss_kib: peak_rss(run()),
     }
+}
+
+/// The peak RSS of a child (its `VmHWM`, the kernel's own high-water
+/// mark), read until it exits.
+fn peak_rss(mut child: Child) -> i64 {
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak = 0i64;
+    while let Ok(text) = std::fs::read_to_string(&status) {
+        match text.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
+            Some(v) => peak = peak.max(v.trim().trim_end_matches(" kB").parse().unwrap_or(0)),
+            None => break, // a zombie: it has exited
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.wait().unwrap();
+    peak
 }
 
 /// One scan with the namespaces there are (the host's, with the load of the

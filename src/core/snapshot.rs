@@ -103,11 +103,20 @@ impl Namespace {
     /// this namespace; `None` for the tool's own, where no prefix is needed.
     pub fn enter_prefix(&self) -> Option<String> {
         if self.is_own {
-            None
-        } else if let Some(name) = &self.ip_netns {
-            Some(format!("ip netns exec {name}"))
-        } else {
-            self.pid.map(|pid| format!("nsenter -t {pid} -n"))
+            return None;
+        }
+        // An `ip netns` name is any file name under /run/netns: quoted for
+        // the shell, and passed over when it holds control characters,
+        // which would act on the line they are pasted into.
+        let name = self
+            .ip_netns
+            .as_deref()
+            .filter(|n| !n.chars().any(char::is_control))
+            .and_then(|n| shlex::try_quote(n).ok());
+        match (name, self.pid) {
+            (Some(name), _) => Some(format!("ip netns exec {name}")),
+            (None, Some(pid)) => Some(format!("nsenter -t {pid} -n")),
+            (None, None) => None,
         }
     }
 }
@@ -255,5 +264,51 @@ pub struct Counts {
 impl Counts {
     pub fn findings(&self) -> usize {
         self.self_connects + self.high_listeners + self.medium_listeners
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ns(ip_netns: Option<&str>, pid: Option<i32>) -> Namespace {
+        Namespace {
+            id: 4026532000,
+            name: "n".into(),
+            is_own: false,
+            policy: PortPolicy::default(),
+            is_host: false,
+            pid,
+            ip_netns: ip_netns.map(String::from),
+            filtered_out: false,
+        }
+    }
+
+    #[test]
+    fn a_plain_name_is_used_as_it_is() {
+        let p = ns(Some("blue-1_a.b"), Some(7)).enter_prefix();
+        assert_eq!(p.as_deref(), Some("ip netns exec blue-1_a.b"));
+    }
+
+    #[test]
+    fn a_name_the_shell_would_act_on_is_quoted() {
+        let p = ns(Some("x;$(reboot) 'y'"), None).enter_prefix().unwrap();
+        let words = shlex::split(&p).unwrap();
+        assert_eq!(words, ["ip", "netns", "exec", "x;$(reboot) 'y'"], "{p}");
+        assert!(!p.contains("x;$(reboot) 'y'"), "{p}");
+    }
+
+    #[test]
+    fn a_name_with_control_characters_gives_way_to_a_pid() {
+        let p = ns(Some("a\u{1b}]52;c;x\u{7}\nb"), Some(4242)).enter_prefix();
+        assert_eq!(p.as_deref(), Some("nsenter -t 4242 -n"));
+        assert_eq!(ns(Some("a\nb"), None).enter_prefix(), None);
+    }
+
+    #[test]
+    fn the_own_namespace_needs_no_prefix() {
+        let mut own = ns(Some("blue"), Some(1));
+        own.is_own = true;
+        assert_eq!(own.enter_prefix(), None);
     }
 }

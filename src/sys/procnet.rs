@@ -88,21 +88,50 @@ pub fn read_tcp_table(
 }
 
 /// Reads a namespace's tables (the families asked for); `None` when none
-/// could be read.
+/// could be read. Each read walks the kernel's whole connection hash (all
+/// namespaces share it), whichever family it lists, so with both to read
+/// the second runs on a thread of its own (a thread started here sees the
+/// same namespace as this one).
 pub fn read_tables(
     files: &NetFiles,
     families: (Expect, Expect),
     errors: &mut Vec<ScanError>,
 ) -> Option<Vec<SocketEntry>> {
-    let mut rows = Vec::new();
-    let mut any = families == (Expect::Nothing, Expect::Nothing);
-    for (family, expect) in [(Family::Ipv4, families.0), (Family::Ipv6, families.1)] {
-        if expect == Expect::Nothing {
-            continue;
+    let wanted: Vec<Family> = [(Family::Ipv4, families.0), (Family::Ipv6, families.1)]
+        .into_iter()
+        .filter(|&(_, expect)| expect != Expect::Nothing)
+        .map(|(family, _)| family)
+        .collect();
+    let read = |family: Family| {
+        let mut errs = Vec::new();
+        (read_tcp_table(files, family, &mut errs), errs)
+    };
+    let reads: Vec<_> = std::thread::scope(|scope| {
+        let beside = wanted.get(1).and_then(|&family| {
+            std::thread::Builder::new()
+                .name("table-v6".into())
+                .spawn_scoped(scope, move || read(family))
+                .ok()
+        });
+        let mut reads: Vec<_> = wanted.first().map(|&f| read(f)).into_iter().collect();
+        match beside {
+            Some(h) => reads.push(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))),
+            None => reads.extend(wanted.get(1).map(|&f| read(f))),
         }
-        if let Some(r) = read_tcp_table(files, family, errors) {
+        reads
+    });
+    let mut rows = Vec::new();
+    let mut any = wanted.is_empty();
+    for (r, mut errs) in reads {
+        errors.append(&mut errs);
+        if let Some(mut r) = r {
             any = true;
-            rows.extend(r);
+            // Moved, not copied, when it is the first: a big host's table is
+            // megabytes, and a copy would double them for a moment.
+            if rows.is_empty() {
+                std::mem::swap(&mut rows, &mut r);
+            }
+            rows.append(&mut r);
         }
     }
     any.then_some(rows)

@@ -243,6 +243,9 @@ impl Scanner {
             if let Some(rows) = rows {
                 read_any = true;
                 let netns = namespaces.len();
+                // Exact: the rows are still held while the sockets are made
+                // of them, and doubling could overshoot by half a snapshot.
+                sockets.reserve_exact(rows.len());
                 sockets.extend(rows.into_iter().map(|entry| Socket {
                     finding: classify(&entry, &policy),
                     owner: Owner::Unknown(UnknownOwner::NotResolved),
