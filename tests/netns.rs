@@ -447,3 +447,50 @@ fn a_changed_range_is_seen_within_the_policy_cache_age() {
     );
     drop(listener);
 }
+
+#[test]
+fn a_fix_for_a_namespace_with_a_shell_hostile_name_runs_in_that_namespace() {
+    // Any file name under /run/netns is a namespace name; one the shell
+    // would act on must reach `ip netns exec` as one word, untouched.
+    // (No '/' in it: `ip` refuses that one; the shell below runs in `dir`.)
+    let dir = tempfile::tempdir().unwrap();
+    let trap = dir.path().join("ran");
+    let tag = "it's $(touch ran);x";
+    let Some(ns) = TestNetns::new(tag) else {
+        return;
+    };
+    ns.sysctl("net.ipv4.ip_local_port_range", "40001 50000");
+    // No process in it: the fix can only enter it by name.
+    let _listener = ns.inside(|| TcpListener::bind("0.0.0.0:44601").unwrap());
+
+    let out = run(&["scan"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let fix = text
+        .lines()
+        .map(str::trim)
+        .find(|l| {
+            l.starts_with("ip netns exec")
+                && shlex::split(l).is_some_and(|w| w.get(3) == Some(&ns.name))
+        })
+        .unwrap_or_else(|| panic!("no quoted fix line for {:?}:\n{text}", ns.name));
+    // The same command, asking instead of setting: run by a real shell, it
+    // must answer from inside the namespace.
+    let (prefix, _) = fix.split_once(" sysctl -w ").expect(fix);
+    let asked = Command::new("sh")
+        .current_dir(dir.path())
+        .arg("-c")
+        .arg(format!("{prefix} sysctl -n net.ipv4.ip_local_port_range"))
+        .output()
+        .unwrap();
+    assert!(
+        asked.status.success(),
+        "{prefix}: {}",
+        String::from_utf8_lossy(&asked.stderr)
+    );
+    let range: Vec<String> = String::from_utf8_lossy(&asked.stdout)
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    assert_eq!(range, ["40001", "50000"], "{prefix}");
+    assert!(!trap.exists(), "the name's $(...) ran: {fix}");
+}
