@@ -38,7 +38,9 @@ pub fn is_bidi_control(c: char) -> bool {
 /// Whether `c` must not reach a terminal as is: C0 controls, DEL, C1
 /// controls (`U+009B` is a one-character CSI on some terminals; these are
 /// exactly `char::is_control`), and [`is_bidi_control`].
-fn needs_escape(c: char) -> bool {
+/// Whether `c` is shown escaped: a control character, or one that turns
+/// the direction of the text around it.
+pub fn needs_escape(c: char) -> bool {
     c.is_control() || is_bidi_control(c)
 }
 

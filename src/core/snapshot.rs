@@ -8,6 +8,7 @@ use chrono::{DateTime, Local};
 use serde::{Deserialize, Serialize};
 
 use super::ports::PortPolicy;
+use super::sanitize::{needs_escape, terminal_safe};
 use super::socket::{Finding, SocketEntry};
 
 /// The process that holds a socket.
@@ -106,15 +107,22 @@ impl Namespace {
             return None;
         }
         // An `ip netns` name is any file name under /run/netns: quoted for
-        // the shell, and passed over when it holds control characters,
-        // which would act on the line they are pasted into.
-        let name = self
-            .ip_netns
-            .as_deref()
-            .filter(|n| !n.chars().any(char::is_control))
-            .and_then(|n| shlex::try_quote(n).ok());
-        match (name, self.pid) {
-            (Some(name), _) => Some(format!("ip netns exec {name}")),
+        // the shell. One that the screen shows escaped (control or
+        // direction characters, which would also act on the line it is
+        // pasted into) gives way to the pid of a process inside; without
+        // one, the escaped name is used, which `ip` refuses: the command
+        // then fails instead of running in the wrong namespace.
+        match (&self.ip_netns, self.pid) {
+            (Some(name), pid) => {
+                let odd = name.chars().any(needs_escape);
+                match pid {
+                    Some(pid) if odd => Some(format!("nsenter -t {pid} -n")),
+                    _ => Some(format!(
+                        "ip netns exec {}",
+                        shell_word(&terminal_safe(name))
+                    )),
+                }
+            }
             (None, Some(pid)) => Some(format!("nsenter -t {pid} -n")),
             (None, None) => None,
         }
@@ -267,6 +275,12 @@ impl Counts {
     }
 }
 
+/// `word` as one shell word (quoted when it needs to be).
+fn shell_word(word: &str) -> std::borrow::Cow<'_, str> {
+    // Only a NUL cannot be quoted, and a file name holds none.
+    shlex::try_quote(word).unwrap_or_else(|_| word.replace('\0', "").into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,9 +314,22 @@ mod tests {
 
     #[test]
     fn a_name_with_control_characters_gives_way_to_a_pid() {
-        let p = ns(Some("a\u{1b}]52;c;x\u{7}\nb"), Some(4242)).enter_prefix();
-        assert_eq!(p.as_deref(), Some("nsenter -t 4242 -n"));
-        assert_eq!(ns(Some("a\nb"), None).enter_prefix(), None);
+        for odd in ["a\u{1b}]52;c;x\u{7}\nb", "a\u{202e}b"] {
+            let p = ns(Some(odd), Some(4242)).enter_prefix();
+            assert_eq!(p.as_deref(), Some("nsenter -t 4242 -n"));
+        }
+    }
+
+    #[test]
+    fn without_a_pid_an_odd_name_makes_a_command_that_fails_safely() {
+        // Never no prefix (the command would run in the tool's namespace),
+        // never the raw control characters.
+        let p = ns(Some("a\nb;c"), None).enter_prefix().unwrap();
+        assert_eq!(
+            shlex::split(&p).unwrap(),
+            ["ip", "netns", "exec", "a\\nb;c"]
+        );
+        assert!(!p.chars().any(needs_escape), "{p:?}");
     }
 
     #[test]

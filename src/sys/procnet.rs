@@ -88,10 +88,10 @@ pub fn read_tcp_table(
 }
 
 /// Reads a namespace's tables (the families asked for); `None` when none
-/// could be read. Each read walks the kernel's whole connection hash (all
-/// namespaces share it), whichever family it lists, so with both to read
-/// the second runs on a thread of its own (a thread started here sees the
-/// same namespace as this one).
+/// could be read. Each read walks the kernel's whole connection hash
+/// (usually one for all namespaces), whichever family it lists, so with
+/// both to read the second runs on a thread of its own (a thread started
+/// here sees the same namespace as this one).
 pub fn read_tables(
     files: &NetFiles,
     families: (Expect, Expect),

@@ -243,9 +243,15 @@ impl Scanner {
             if let Some(rows) = rows {
                 read_any = true;
                 let netns = namespaces.len();
-                // Exact: the rows are still held while the sockets are made
-                // of them, and doubling could overshoot by half a snapshot.
-                sockets.reserve_exact(rows.len());
+                // Exact for the first (the own namespace, on a host the
+                // biggest): its rows are still held while the sockets are
+                // made of them, and doubling could overshoot by half a
+                // snapshot. Then by doubling, not once per namespace.
+                if sockets.is_empty() {
+                    sockets.reserve_exact(rows.len());
+                } else {
+                    sockets.reserve(rows.len());
+                }
                 sockets.extend(rows.into_iter().map(|entry| Socket {
                     finding: classify(&entry, &policy),
                     owner: Owner::Unknown(UnknownOwner::NotResolved),

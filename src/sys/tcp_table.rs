@@ -4,9 +4,10 @@
 //! Rows are parsed by procfs (the adapter from its rows to ours is here, so
 //! that the core does not know procfs), a piece of about [`CHUNK`] bytes at
 //! a time: a host with 100k sockets has 15 MB of table, which need not be
-//! in memory at once. A file is read a few blocks ahead on a helper thread
-//! ([`ReadAhead`]), so that parsing overlaps the kernel's writing. The file is read in lines bounded by [`MAX_LINE`]
-//! and in total by [`MAX_TABLE`], so a crafted file (a 512 KiB header, 8 MB
+//! in memory at once. A big file is read a few blocks ahead on a helper
+//! thread ([`ReadAhead`]), so that parsing overlaps the kernel's writing.
+//! The file is read in lines bounded by [`MAX_LINE`] and in total by
+//! [`MAX_TABLE`], so a crafted file (a 512 KiB header, 8 MB
 //! without a newline, `/dev/zero`) ends like any other. What cannot be
 //! read is said in our own words, a few rows at most, then counted; the
 //! header is recognised by what it says, so a table without one loses no
@@ -63,10 +64,7 @@ pub fn read_tcp_file(
         }
     };
     // Parsed while the kernel writes the next block (see [`ReadAhead`]).
-    match ReadAhead::start(file) {
-        Ok(ahead) => read_tcp_text(ahead, family, &source, errors),
-        Err(file) => read_tcp_text(file, family, &source, errors),
-    }
+    read_tcp_text(ReadAhead::start(file), family, &source, errors)
 }
 
 /// Reads a table's text from `input`; `source` names it in messages.
