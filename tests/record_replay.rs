@@ -43,12 +43,13 @@ fn draw(d: &mut Dashboard) -> Vec<String> {
     screen(&t)
 }
 
-/// The scans of a short demo: a quiet host, a busy one, a failed scan,
-/// the quiet host again.
+/// The scans of a short demo: a quiet host, a busy one, its listeners
+/// only (live catch on), a failed scan, the quiet host again.
 fn scans() -> Vec<Event> {
     vec![
         scan(plain_snapshot(at(12, 0, 0))),
         scan(busy_snapshot(at(12, 0, 4))),
+        listeners_scan(busy_snapshot(at(12, 0, 5))),
         failed_scan(at(12, 0, 5), "/proc/net/tcp", "Permission denied"),
         scan(plain_snapshot(at(12, 0, 6))),
     ]
@@ -145,6 +146,14 @@ fn record_then_replay_gives_the_same_screens() {
     assert!(
         recorded[1].iter().any(|l| l.contains("45002")),
         "the busy scan shows"
+    );
+    assert!(
+        recorded[2].iter().any(|l| l.contains("45002"))
+            && recorded[2]
+                .iter()
+                .any(|l| l.contains("connections of 12:00:04")),
+        "a listeners-only scan keeps the connections: {:#?}",
+        recorded[2]
     );
 
     let mut r = Recording::open(&path).unwrap();

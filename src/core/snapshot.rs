@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ports::PortPolicy;
 use super::sanitize::{needs_escape, terminal_safe};
-use super::socket::{Finding, SocketEntry};
+use super::socket::{Finding, SocketEntry, TcpState};
 
 /// The process that holds a socket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,6 +213,29 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Completes a snapshot of listening sockets only with the other
+    /// sockets (connections, TIME_WAIT) of `old`, a full one: each kept in
+    /// its namespace, found again by id; those of a namespace that is gone
+    /// are dropped.
+    pub fn keep_connections_of(&mut self, old: Snapshot) {
+        let index: std::collections::HashMap<u64, usize> = self
+            .namespaces
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.id, i))
+            .collect();
+        let old_ids: Vec<u64> = old.namespaces.iter().map(|n| n.id).collect();
+        self.sockets.retain(|s| s.entry.state == TcpState::Listen);
+        self.sockets
+            .extend(old.sockets.into_iter().filter_map(|mut s| {
+                if s.entry.state == TcpState::Listen {
+                    return None;
+                }
+                s.netns = *index.get(old_ids.get(s.netns)?)?;
+                Some(s)
+            }));
+    }
+
     /// The tool's own namespace: its policy is the one the header shows.
     /// (A hand-made snapshot that marks none gets its first.)
     pub fn own_namespace(&self) -> &Namespace {
@@ -330,6 +353,78 @@ mod tests {
             ["ip", "netns", "exec", "a\\nb;c"]
         );
         assert!(!p.chars().any(needs_escape), "{p:?}");
+    }
+
+    fn sock(port: u16, state: TcpState, netns: usize) -> Socket {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        Socket {
+            entry: SocketEntry {
+                family: super::super::socket::Family::Ipv4,
+                local: addr,
+                remote: addr,
+                state,
+                inode: u64::from(port),
+                uid: 0,
+            },
+            finding: None,
+            owner: Owner::Unknown(UnknownOwner::NotResolved),
+            user: Arc::from("root"),
+            netns,
+        }
+    }
+
+    fn snap(ids: &[u64], sockets: Vec<Socket>) -> Snapshot {
+        Snapshot {
+            taken_at: Local::now(),
+            scan_micros: 0,
+            namespaces: ids
+                .iter()
+                .map(|&id| Namespace {
+                    id,
+                    ..ns(None, None)
+                })
+                .collect(),
+            sockets,
+            errors: vec![],
+            visibility_note: None,
+        }
+    }
+
+    #[test]
+    fn kept_connections_find_their_namespace_by_id() {
+        use TcpState::*;
+        // Old: namespaces 1, 2, 3; new: 3, 1 (2 is gone).
+        let old = snap(
+            &[1, 2, 3],
+            vec![
+                sock(80, Listen, 0),
+                sock(1001, Established, 0),
+                sock(1002, Established, 1),
+                sock(1003, TimeWait, 2),
+            ],
+        );
+        let mut new = snap(&[3, 1], vec![sock(443, Listen, 1), sock(9, Established, 0)]);
+        new.keep_connections_of(old);
+        let got: Vec<(u16, TcpState, u64)> = new
+            .sockets
+            .iter()
+            .map(|s| {
+                (
+                    s.entry.local.port(),
+                    s.entry.state,
+                    new.namespaces[s.netns].id,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (443, Listen, 1),
+                (1001, Established, 1),
+                (1003, TimeWait, 3)
+            ],
+            "fresh listeners only, old connections in their namespaces, none of a gone one"
+        );
     }
 
     #[test]

@@ -95,6 +95,19 @@ impl DiagSocket {
         }
     }
 
+    /// The listening sockets of one family: the kernel walks its listening
+    /// hash only, not the connections.
+    pub fn listeners(
+        &mut self,
+        family: Family,
+        expect: Expect,
+    ) -> std::io::Result<Vec<SocketEntry>> {
+        match expect {
+            Expect::Nothing => Ok(Vec::new()),
+            _ => self.dump(family, LISTEN_ONLY),
+        }
+    }
+
     /// One dump: the sockets of `family` whose state is in `states`.
     pub fn dump(&mut self, family: Family, states: u32) -> std::io::Result<Vec<SocketEntry>> {
         self.seq = self.seq.wrapping_add(1);

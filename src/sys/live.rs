@@ -23,6 +23,7 @@ use super::diag::{DiagSocket, Expect};
 use super::namespaces::Candidate;
 use super::nsjoin::{Inside, JoinJob, JoinResult, read_inside};
 use super::procnet::{BOTH, NetFiles, read_tables_via_pids};
+use super::tcp_table::Extent;
 use crate::core::ports::PortPolicy;
 use crate::core::snapshot::ScanError;
 use crate::core::socket::{Family, SocketEntry};
@@ -189,6 +190,7 @@ impl LiveKernel {
     pub fn tables(
         &mut self,
         c: &Candidate,
+        extent: Extent,
         errors: &mut Vec<ScanError>,
     ) -> Option<Vec<SocketEntry>> {
         let families = c
@@ -200,7 +202,11 @@ impl LiveKernel {
             let dumped = [(Family::Ipv4, families.0), (Family::Ipv6, families.1)]
                 .into_iter()
                 .try_for_each(|(family, expect): (Family, Expect)| {
-                    diag.sockets(family, expect).map(|r| rows.extend(r))
+                    match extent {
+                        Extent::All => diag.sockets(family, expect),
+                        Extent::Listeners => diag.listeners(family, expect),
+                    }
+                    .map(|r| rows.extend(r))
                 });
             if dumped.is_ok() {
                 return Some(rows);
@@ -218,7 +224,7 @@ impl LiveKernel {
             ));
             return None;
         }
-        read_tables_via_pids(&self.root, &c.pids, families, errors)
+        read_tables_via_pids(&self.root, &c.pids, families, extent, errors)
     }
 
     /// Drops what is kept for namespaces that are gone (closing their

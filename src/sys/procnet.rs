@@ -7,7 +7,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::diag::{Expect, expect};
-use super::tcp_table::{io_message, read_tcp_file};
+use super::tcp_table::{Extent, io_message, read_tcp_file};
 use crate::core::ports::{PortPolicy, PortRange, ReservedPorts};
 use crate::core::snapshot::ScanError;
 use crate::core::socket::{Family, SocketEntry};
@@ -84,7 +84,7 @@ pub fn read_tcp_table(
     family: Family,
     errors: &mut Vec<ScanError>,
 ) -> Option<Vec<SocketEntry>> {
-    read_tcp_file(&files.tcp(family), family, errors)
+    read_tcp_file(&files.tcp(family), family, Extent::All, errors)
 }
 
 /// Reads a namespace's tables (the families asked for); `None` when none
@@ -97,6 +97,16 @@ pub fn read_tables(
     families: (Expect, Expect),
     errors: &mut Vec<ScanError>,
 ) -> Option<Vec<SocketEntry>> {
+    read_tables_to(files, families, Extent::All, errors)
+}
+
+/// [`read_tables`], of all rows or only the listeners (see [`Extent`]).
+pub fn read_tables_to(
+    files: &NetFiles,
+    families: (Expect, Expect),
+    extent: Extent,
+    errors: &mut Vec<ScanError>,
+) -> Option<Vec<SocketEntry>> {
     let wanted: Vec<Family> = [(Family::Ipv4, families.0), (Family::Ipv6, families.1)]
         .into_iter()
         .filter(|&(_, expect)| expect != Expect::Nothing)
@@ -104,7 +114,8 @@ pub fn read_tables(
         .collect();
     let read = |family: Family| {
         let mut errs = Vec::new();
-        (read_tcp_table(files, family, &mut errs), errs)
+        let rows = read_tcp_file(&files.tcp(family), family, extent, &mut errs);
+        (rows, errs)
     };
     let reads: Vec<_> = std::thread::scope(|scope| {
         let beside = wanted.get(1).and_then(|&family| {
@@ -143,11 +154,12 @@ pub fn read_tables_via_pids(
     root: &Path,
     pids: &[i32],
     families: (Expect, Expect),
+    extent: Extent,
     errors: &mut Vec<ScanError>,
 ) -> Option<Vec<SocketEntry>> {
     for (i, &pid) in pids.iter().enumerate() {
         let mut errs = Vec::new();
-        let rows = read_tables(&NetFiles::of_pid(root, pid), families, &mut errs);
+        let rows = read_tables_to(&NetFiles::of_pid(root, pid), families, extent, &mut errs);
         if rows.is_some() || i + 1 == pids.len() {
             errors.extend(errs);
             return rows;

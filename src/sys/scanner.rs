@@ -31,9 +31,10 @@ use super::owners::{OwnerMap, UserNames};
 use super::procnet::read_policy;
 use super::select::select;
 use super::source::{OwnNamespace, Source, TablesRead};
+use super::tcp_table::Extent;
 use crate::core::ports::PortPolicy;
 use crate::core::snapshot::{Namespace, Owner, ScanError, Snapshot, Socket, UnknownOwner};
-use crate::core::socket::classify;
+use crate::core::socket::{TcpState, classify};
 
 pub use super::live::POLICY_MAX_AGE;
 
@@ -114,6 +115,8 @@ pub struct Scanner {
     /// Pids to walk first at the next scan (see [`Scanner::hint_owners`]).
     hints: HashSet<i32>,
     my_uid: u32,
+    /// What the scan in progress reads.
+    extent: Extent,
 }
 
 impl Scanner {
@@ -126,11 +129,26 @@ impl Scanner {
             owners: OwnerCache::default(),
             hints: HashSet::new(),
             my_uid: nix::unistd::geteuid().as_raw(),
+            extent: Extent::All,
         }
     }
 
     pub fn scan(&mut self) -> Result<Snapshot, ScanFailure> {
+        self.scan_to(Extent::All)
+    }
+
+    /// A scan of the listening sockets only (see [`Extent::Listeners`]):
+    /// the risky listeners, fresh, at a small part of a full scan's cost on
+    /// a busy host. The snapshot holds no other socket; the dashboard
+    /// keeps the connections of its last full scan beside it, while live
+    /// catch watches for new self-connects.
+    pub fn scan_listeners(&mut self) -> Result<Snapshot, ScanFailure> {
+        self.scan_to(Extent::Listeners)
+    }
+
+    fn scan_to(&mut self, extent: Extent) -> Result<Snapshot, ScanFailure> {
         let started = Instant::now();
+        self.extent = extent;
         let mut snapshot = self.scan_without_owners()?;
         // The tables first, then the fd walk (the other big cost on a busy
         // host): knowing the findings, a findings-only scan stops the walk
@@ -158,8 +176,11 @@ impl Scanner {
     }
 
     fn find_owners(&mut self, snapshot: &Snapshot) -> OwnerMap {
-        self.owners
-            .forget_gone(snapshot.sockets.iter().map(|s| s.entry.inode));
+        // Only a full scan sees every socket that is gone.
+        if self.extent == Extent::All {
+            self.owners
+                .forget_gone(snapshot.sockets.iter().map(|s| s.entry.inode));
+        }
         let findings: HashSet<u64> = finding_inodes(snapshot);
         let wanted: Vec<u64> = match self.options.owners {
             OwnerScope::All => snapshot
@@ -197,7 +218,7 @@ impl Scanner {
             .options
             .netns
             .is_none()
-            .then(|| self.source.own_tables(&own));
+            .then(|| self.source.own_tables(&own, self.extent));
         std::thread::scope(|scope| {
             let early = early.and_then(|job| {
                 std::thread::Builder::new()
@@ -237,8 +258,17 @@ impl Scanner {
                     ns_errors.extend(errs);
                     rows
                 }
-                None if c.scanned => self.source.tables(c, &own, &mut ns_errors),
+                None if c.scanned => self.source.tables(c, &own, self.extent, &mut ns_errors),
                 None => None,
+            };
+            // Whatever a source had to read whole (a namespace joined to be
+            // read), such a scan holds listeners and nothing else.
+            let rows = match self.extent {
+                Extent::All => rows,
+                Extent::Listeners => rows.map(|mut r| {
+                    r.retain(|e| e.state == TcpState::Listen);
+                    r
+                }),
             };
             if let Some(rows) = rows {
                 read_any = true;

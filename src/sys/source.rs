@@ -14,7 +14,8 @@ use super::live::LiveKernel;
 use super::namespaces::Candidate;
 use super::netns::{self, ns_link_inode};
 use super::process::has_namespace_caps;
-use super::procnet::{BOTH, NetFiles, read_tables, read_tables_via_pids};
+use super::procnet::{BOTH, NetFiles, read_tables_to, read_tables_via_pids};
+use super::tcp_table::Extent;
 use crate::core::ports::PortPolicy;
 use crate::core::snapshot::ScanError;
 use crate::core::socket::SocketEntry;
@@ -128,25 +129,27 @@ impl Source {
         &mut self,
         c: &Candidate,
         own: &OwnNamespace,
+        extent: Extent,
         errors: &mut Vec<ScanError>,
     ) -> Option<Vec<SocketEntry>> {
         if c.is_own {
-            let (rows, mut errs) = self.own_tables(own).read();
+            let (rows, mut errs) = self.own_tables(own, extent).read();
             errors.append(&mut errs);
             return rows;
         }
         match self {
-            Source::Live(k) => k.tables(c, errors),
-            Source::Fixture { root } => read_tables_via_pids(root, &c.pids, BOTH, errors),
+            Source::Live(k) => k.tables(c, extent, errors),
+            Source::Fixture { root } => read_tables_via_pids(root, &c.pids, BOTH, extent, errors),
         }
     }
 
     /// How to read the own namespace's tables, as a job that needs nothing
     /// of the source (see [`OwnTables`]).
-    pub fn own_tables(&self, own: &OwnNamespace) -> OwnTables {
+    pub fn own_tables(&self, own: &OwnNamespace, extent: Extent) -> OwnTables {
         OwnTables {
             files: own.files.clone(),
             guided: matches!(self, Source::Live(_)),
+            extent,
         }
     }
 
@@ -171,6 +174,7 @@ pub struct OwnTables {
     /// connection hash, even empty, and that was most of the dashboard's
     /// CPU on a quiet host. A fixture tree is read whole.
     guided: bool,
+    extent: Extent,
 }
 
 /// Tables as read: the sockets (`None` when no table could be read) and
@@ -185,7 +189,8 @@ impl OwnTables {
         } else {
             BOTH
         };
-        (read_tables(&self.files, families, &mut errors), errors)
+        let rows = read_tables_to(&self.files, families, self.extent, &mut errors);
+        (rows, errors)
     }
 }
 

@@ -53,6 +53,7 @@ const PROCFS_HEADER: &[u8] = b"  sl  local_address rem_address   st\n";
 pub fn read_tcp_file(
     path: &Path,
     family: Family,
+    extent: Extent,
     errors: &mut Vec<ScanError>,
 ) -> Option<Vec<SocketEntry>> {
     let source = path.display().to_string();
@@ -63,8 +64,13 @@ pub fn read_tcp_file(
             return None;
         }
     };
-    // Parsed while the kernel writes the next block (see [`ReadAhead`]).
-    read_tcp_text(ReadAhead::start(file), family, &source, errors)
+    match extent {
+        // Parsed while the kernel writes the next block (see [`ReadAhead`]).
+        Extent::All => read_text(ReadAhead::start(file), family, &source, extent, errors),
+        // A page or two: nothing to read ahead, and a block read ahead
+        // would walk the connections this read is there to skip.
+        Extent::Listeners => read_text(file, family, &source, extent, errors),
+    }
 }
 
 /// Reads a table's text from `input`; `source` names it in messages.
@@ -72,6 +78,28 @@ pub fn read_tcp_text(
     input: impl Read,
     family: Family,
     source: &str,
+    errors: &mut Vec<ScanError>,
+) -> Option<Vec<SocketEntry>> {
+    read_text(input, family, source, Extent::All, errors)
+}
+
+/// How much of a table is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Extent {
+    #[default]
+    All,
+    /// The listeners only. The kernel lists its listening sockets first,
+    /// so the read stops at the first row in another state, before the
+    /// walk over every connection on the host, which is what a full read
+    /// costs.
+    Listeners,
+}
+
+fn read_text(
+    input: impl Read,
+    family: Family,
+    source: &str,
+    extent: Extent,
     errors: &mut Vec<ScanError>,
 ) -> Option<Vec<SocketEntry>> {
     let mut lines = BoundedLines::new(
@@ -92,7 +120,13 @@ pub fn read_tcp_text(
                     format!("{} bytes long, longer than any TCP table row", group(len))
                 });
             }
-            Ok(Line::Text) => table.take_line(line_no, start),
+            Ok(Line::Text) => {
+                if extent == Extent::Listeners && is_connection(&table.chunk[start..]) {
+                    table.chunk.truncate(start);
+                    break;
+                }
+                table.take_line(line_no, start);
+            }
             Ok(Line::Limit) => {
                 table.problems.push(ScanError::new(
                     source,
@@ -254,6 +288,19 @@ impl<'a> Table<'a> {
     }
 }
 
+/// Whether `line` is a row of a socket that is not listening: its fourth
+/// field (`st`) is a state in hex other than `0A` (LISTEN). The header and
+/// unreadable rows are not.
+fn is_connection(line: &[u8]) -> bool {
+    let state = line
+        .split(u8::is_ascii_whitespace)
+        .filter(|w| !w.is_empty())
+        .nth(3);
+    state.is_some_and(|st| {
+        st.len() == 2 && st.iter().all(u8::is_ascii_hexdigit) && !st.eq_ignore_ascii_case(b"0A")
+    })
+}
+
 /// Whether `line` is a table's header: `sl  local_address ...`.
 fn is_header(line: &[u8]) -> bool {
     let text = String::from_utf8_lossy(line);
@@ -369,181 +416,5 @@ pub fn io_message(e: &std::io::Error) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const HEADER: &str = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode";
-
-    fn row(i: usize) -> String {
-        format!(
-            "{i:4}: 0100007F:{:04X} 0100007F:0016 01 00000000:00000000 00:00000000 00000000     0        0 {} 1 0000000000000000 20 4 30 10 -1\n",
-            1024 + i,
-            100_000 + i
-        )
-    }
-
-    fn read(text: &[u8]) -> (Option<Vec<SocketEntry>>, Vec<ScanError>) {
-        let mut errors = vec![];
-        let rows = read_tcp_text(text, Family::Ipv4, "t", &mut errors);
-        (rows, errors)
-    }
-
-    #[test]
-    fn parses_ipv4_rows_including_a_self_connect() {
-        let text = format!(
-            "{HEADER}\n   0: 0100007F:AE38 0100007F:AE38 01 00000000:00000000 00:00000000 00000000     0        0 12345 1 0000000000000000 20 4 30 10 -1\n   1: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 999 1 0000000000000000 100 0 0 10 0\n"
-        );
-        let (rows, errors) = read(text.as_bytes());
-        let rows = rows.unwrap();
-        assert!(errors.is_empty(), "{errors:?}");
-        assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0].local.to_string(), "127.0.0.1:44600");
-        assert!(rows[0].is_self_connected());
-        assert_eq!(rows[0].inode, 12345);
-        assert_eq!(rows[1].state, TcpState::Listen);
-        assert_eq!(rows[1].local.port(), 22);
-    }
-
-    #[test]
-    fn a_big_table_is_read_in_pieces_and_line_numbers_stay_right() {
-        let mut text = format!("{HEADER}\n");
-        let rows = 6000; // about 900 KB: two pieces
-        let bad = 4500;
-        for i in 0..rows {
-            if i == bad {
-                text.push_str("   x: garbled\n");
-            } else {
-                text.push_str(&row(i));
-            }
-        }
-        assert!(text.len() > CHUNK);
-        let (got, errors) = read(text.as_bytes());
-        let got = got.unwrap();
-        assert_eq!(got.len(), rows - 1);
-        assert_eq!(got[0].local.port(), 1024);
-        assert_eq!(got.last().unwrap().inode, 100_000 + rows as u64 - 1);
-        assert_eq!(errors.len(), 1, "{errors:?}");
-        // The header is line 1, row i is line i + 2.
-        assert_eq!(errors[0].source, format!("t line {}", bad + 2));
-        assert!(errors[0].message.contains("2 fields"), "{errors:?}");
-    }
-
-    #[test]
-    fn garbled_rows_are_described_in_our_words() {
-        let good = row(0);
-        let cases = [
-            (
-                good.replace("0100007F:0400", "0100007G:0400"),
-                "local address \"0100007G:0400\"",
-            ),
-            (
-                good.replace("0100007F:0016", "0100007F:10000"),
-                "remote address",
-            ),
-            (
-                good.replace(" 01 ", " 0D "),
-                "the state \"0D\" is not a TCP state",
-            ),
-            (
-                good.replace("00000000:00000000", "00000000"),
-                "the queues \"00000000\"",
-            ),
-            (
-                good.replace("00000000     0        0", "00000000    -1        0"),
-                "the uid \"-1\"",
-            ),
-            (good.replace(" 100000 ", " x "), "the inode \"x\""),
-            (
-                "   1: a b\n".to_string(),
-                "3 fields where a row has at least 10",
-            ),
-        ];
-        for (line, want) in cases {
-            let (rows, errors) = read(format!("{HEADER}\n{good}{line}").as_bytes());
-            assert_eq!(rows.unwrap().len(), 1, "{line}");
-            assert_eq!(errors.len(), 1, "{line}: {errors:?}");
-            let m = &errors[0].message;
-            assert!(m.contains(want), "{line}: {m}");
-            assert!(!m.contains("Internal") && !m.contains('\n'), "{m}");
-        }
-    }
-
-    #[test]
-    fn many_unreadable_rows_are_counted_not_listed() {
-        let mut text = format!("{HEADER}\n");
-        for _ in 0..25 {
-            text.push_str("   9: garbage\n");
-        }
-        text.push_str(&row(1));
-        let (rows, errors) = read(text.as_bytes());
-        assert_eq!(rows.unwrap().len(), 1);
-        assert_eq!(errors.len(), MAX_ROW_WARNINGS + 1, "{errors:?}");
-        assert_eq!(
-            errors[MAX_ROW_WARNINGS].message,
-            "and 15 more unreadable rows skipped"
-        );
-        assert!(errors.iter().all(|e| !e.is_error()));
-    }
-
-    #[test]
-    fn rows_without_one_readable_is_an_error_and_an_empty_table_is_not() {
-        let (rows, errors) = read(format!("{HEADER}\n   1: junk\n\x00\x01\x02\n").as_bytes());
-        assert_eq!(rows.unwrap().len(), 0);
-        let last = errors.last().unwrap();
-        assert!(last.is_error() && last.message.contains("no row could be read (of 2)"));
-        let (rows, errors) = read(format!("{HEADER}\n\n").as_bytes());
-        assert_eq!((rows.unwrap().len(), errors.len()), (0, 0));
-        let (rows, errors) = read(b"");
-        assert_eq!((rows.unwrap().len(), errors.len()), (0, 0));
-    }
-
-    #[test]
-    fn the_header_is_recognised_by_its_words() {
-        let (rows, errors) = read(format!("{}{}", row(0), row(1)).as_bytes());
-        assert_eq!(rows.unwrap().len(), 2, "the first row is kept");
-        assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0].source, "t line 1");
-        assert!(errors[0].message.contains("no header line"));
-        // An IPv6 header, with its other spacing.
-        let v6 = "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
-        let (rows, errors) = read(v6.as_bytes());
-        assert_eq!((rows.unwrap().len(), errors.len()), (0, 0));
-    }
-
-    #[test]
-    fn long_lines_and_endless_files_end() {
-        // A line one byte over the bound, between two rows.
-        let text = format!(
-            "{HEADER}\n{}{}\n{}",
-            row(0),
-            "x".repeat(MAX_LINE + 1),
-            row(1)
-        );
-        let (rows, errors) = read(text.as_bytes());
-        assert_eq!(rows.unwrap().len(), 2);
-        assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0].source, "t line 3");
-        assert!(errors[0].message.contains("4,097 bytes long"), "{errors:?}");
-        // A line of exactly the bound is still read (and found unreadable).
-        let text = format!("{HEADER}\n{}\n", "y".repeat(MAX_LINE));
-        let (_, errors) = read(text.as_bytes());
-        assert!(errors[0].message.contains("1 fields"), "{errors:?}");
-
-        // Empty lines, however many, are no rows.
-        let mut errors = vec![];
-        let rows = read_tcp_text(
-            std::io::repeat(b'\n').take(10_000),
-            Family::Ipv4,
-            "t",
-            &mut errors,
-        );
-        assert_eq!((rows.unwrap().len(), errors.len()), (0, 0));
-    }
-
-    #[test]
-    fn a_missing_file_is_none() {
-        let mut errors = vec![];
-        assert!(read_tcp_file(Path::new("/nonexistent/tcp"), Family::Ipv4, &mut errors).is_none());
-        assert_eq!(errors[0].message, "not found");
-    }
-}
+#[path = "tcp_table_tests.rs"]
+mod tests;

@@ -114,6 +114,9 @@ pub enum Request {
     /// Destroy this one self-connected socket (the user said yes); the
     /// answer comes back through [`App::on_freed`].
     FreePort(DestroyTarget),
+    /// Live catch started (true) or stopped: the scan worker reads the
+    /// whole tables less often while it runs.
+    LiveCatch(bool),
     /// Put this text on the clipboard: the event loop writes it to the
     /// terminal as OSC 52 ([`crate::tui::clipboard`]).
     Copy(String),
@@ -125,6 +128,10 @@ pub struct ScanResult {
     /// When the scan started (a failure has no snapshot to carry it).
     pub at: DateTime<Local>,
     pub result: Result<Snapshot, ScanFailure>,
+    /// The snapshot holds the listening sockets only (see
+    /// [`crate::sys::scanner::Scanner::scan_listeners`]): the connections
+    /// are those of the last full scan.
+    pub listeners_only: bool,
 }
 
 #[derive(Debug)]
@@ -139,6 +146,11 @@ pub struct App {
     counts: Option<Counts>,
     /// The newest snapshot, held back while paused.
     pending: Option<Snapshot>,
+    /// When the connections of the snapshot on screen (and of the one held
+    /// back) were read, when that was before its listeners (a
+    /// listeners-only refresh keeps those of the last full one).
+    connections_at: Option<DateTime<Local>>,
+    pending_connections_at: Option<DateTime<Local>>,
     paused_since: Option<DateTime<Local>>,
     /// The last scan failed completely: when, and why.
     failure: Option<(DateTime<Local>, String)>,
@@ -197,6 +209,8 @@ impl App {
             snapshot: None,
             counts: None,
             pending: None,
+            connections_at: None,
+            pending_connections_at: None,
             paused_since: None,
             failure: None,
             tracker: Tracker::new(),
@@ -267,13 +281,20 @@ impl App {
         self.scans_seen += 1;
         match scan.result {
             Ok(mut snap) => {
+                let connections_at = if scan.listeners_only {
+                    self.keep_connections(&mut snap)
+                } else {
+                    None
+                };
                 self.tracker.attribute(&mut snap);
                 self.tracker.observe(&snap);
                 self.failure = None;
                 if self.is_paused() {
                     self.pending = Some(snap);
+                    self.pending_connections_at = connections_at;
                 } else {
                     self.show(snap);
+                    self.connections_at = connections_at;
                 }
             }
             Err(fail) => {
@@ -286,7 +307,27 @@ impl App {
 
     /// An event of live catch: the log records it at once, paused or not.
     pub fn on_live(&mut self, caught: &crate::sys::tracefs::Caught) -> bool {
+        if matches!(caught.event, crate::core::live::LiveEvent::Failed { .. }) {
+            self.outbox.push(Request::LiveCatch(false));
+        }
         self.tracker.observe_live(caught)
+    }
+
+    /// Gives a listeners-only snapshot the connections of the latest
+    /// (moved out of it: it is about to be replaced); returns when those
+    /// were read.
+    fn keep_connections(&mut self, snap: &mut Snapshot) -> Option<DateTime<Local>> {
+        let (old, at) = if let Some(p) = self.pending.take() {
+            (p, self.pending_connections_at.take())
+        } else if self.is_paused() {
+            // The one on screen stays there while paused.
+            (self.snapshot.clone()?, self.connections_at)
+        } else {
+            (self.snapshot.take()?, self.connections_at)
+        };
+        let at = at.unwrap_or(old.taken_at);
+        snap.keep_connections_of(old);
+        Some(at)
     }
 
     fn show(&mut self, snap: Snapshot) {
@@ -408,7 +449,11 @@ impl App {
             Effect::ClearCaught => {
                 self.tracker.clear_caught();
             }
-            Effect::LiveCatch(status) => self.tracker.set_live_catch(status),
+            Effect::LiveCatch(status) => {
+                let on = matches!(status, LiveCatchStatus::On { .. });
+                self.tracker.set_live_catch(status);
+                self.outbox.push(Request::LiveCatch(on));
+            }
             Effect::StormWindow(window) => self.tracker.set_storm_window(window),
             Effect::ToggleDetails => {
                 if self.zoom.is_some() {
@@ -455,6 +500,7 @@ impl App {
         if self.paused_since.take().is_some() {
             if let Some(snap) = self.pending.take() {
                 self.show(snap);
+                self.connections_at = self.pending_connections_at.take();
                 self.rebuild_view();
             }
         } else {

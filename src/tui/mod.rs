@@ -572,6 +572,11 @@ fn exchange_recorded(
                         w.send(worker::Control::Rescan);
                     }
                 }
+                Request::LiveCatch(on) => {
+                    if let Some(w) = worker {
+                        w.send(worker::Control::LiveCatch(on));
+                    }
+                }
                 Request::Repro(r) => runner.request(r),
                 // Fast enough to do here (see [`destroy`]): one socket,
                 // two netlink round trips.

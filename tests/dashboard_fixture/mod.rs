@@ -214,6 +214,20 @@ pub fn scan(snapshot: Snapshot) -> Event {
     Event::Scan(Box::new(ScanResult {
         at: snapshot.taken_at,
         result: Ok(snapshot),
+        listeners_only: false,
+    }))
+}
+
+/// A listeners-only refresh (live catch on): only the snapshot's listeners
+/// are sent, as the worker would.
+pub fn listeners_scan(mut snapshot: Snapshot) -> Event {
+    snapshot
+        .sockets
+        .retain(|s| s.entry.state == selfconn_tui::core::socket::TcpState::Listen);
+    Event::Scan(Box::new(ScanResult {
+        at: snapshot.taken_at,
+        result: Ok(snapshot),
+        listeners_only: true,
     }))
 }
 
@@ -221,6 +235,7 @@ pub fn failed_scan(at: DateTime<Local>, source: &str, message: &str) -> Event {
     Event::Scan(Box::new(ScanResult {
         at,
         result: Err(ScanFailure::NoTables(vec![ScanError::new(source, message)])),
+        listeners_only: false,
     }))
 }
 

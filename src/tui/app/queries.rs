@@ -40,6 +40,12 @@ impl App {
         self.snapshot.as_ref()
     }
 
+    /// When the connections of the snapshot on screen were read, if before
+    /// its listeners (a listeners-only refresh; see [`super::ScanResult`]).
+    pub fn connections_at(&self) -> Option<DateTime<Local>> {
+        self.connections_at
+    }
+
     /// The counts of the snapshot on screen.
     pub fn counts(&self) -> Option<Counts> {
         self.counts

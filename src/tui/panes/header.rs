@@ -84,7 +84,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let mut lines = vec![
         title_line(app, width),
         counts_line(app, width),
-        status_line(app),
+        status_line(app, width),
     ];
     for (style, text) in notes(app) {
         lines.push(Line::from(Span::styled(
@@ -190,12 +190,16 @@ fn counts_line(app: &App, width: usize) -> Line<'static> {
     ])
 }
 
+/// From this width the status line says in full that a refresh read the
+/// listeners only.
+const WIDE_STATUS: usize = 120;
+
 /// Line 3: live or paused, the refresh, and whether live catch runs.
-fn status_line(app: &App) -> Line<'static> {
+fn status_line(app: &App, width: usize) -> Line<'static> {
     let t = app.theme();
     let mut status = match (app.paused_since(), app.snapshot()) {
         (Some(since), snap) => paused_status(app, since, snap),
-        (None, Some(s)) => live_status(app, s),
+        (None, Some(s)) => live_status(app, s, width),
         (None, None) => vec![
             Span::styled(" ○ scanning ", t.live),
             Span::styled(format!(" every {}", format_interval(app.interval())), t.dim),
@@ -240,7 +244,7 @@ fn paused_status(app: &App, since: DateTime<Local>, snap: Option<&Snapshot>) -> 
 
 /// Live (or a replay): when the last scan was, how often, how long it
 /// took, and a warning when the last result is late.
-fn live_status(app: &App, s: &Snapshot) -> Vec<Span<'static>> {
+fn live_status(app: &App, s: &Snapshot, width: usize) -> Vec<Span<'static>> {
     let t = app.theme();
     let mut v = vec![
         // A replay is not the live machine (see the mark below).
@@ -253,8 +257,28 @@ fn live_status(app: &App, s: &Snapshot) -> Vec<Span<'static>> {
         Span::styled(time_of_day(&s.taken_at), t.value),
         Span::styled(", every ", t.dim),
         Span::styled(format_interval(app.interval()), t.value),
-        Span::styled(format!(" · scan took {}", scan_time(s.scan_micros)), t.dim),
     ];
+    // A listeners-only refresh: how old the connections are matters more
+    // than how long the listeners took, when there is room for one.
+    match app.connections_at() {
+        Some(at) if width < WIDE_STATUS => {
+            v.push(Span::styled(" · conns ", t.dim));
+            v.push(Span::styled(time_of_day(&at), t.value));
+        }
+        Some(at) => {
+            let took = scan_time(s.scan_micros);
+            v.push(Span::styled(
+                format!(" · scan took {took} (listeners; connections of "),
+                t.dim,
+            ));
+            v.push(Span::styled(time_of_day(&at), t.value));
+            v.push(Span::styled(")", t.dim));
+        }
+        None => v.push(Span::styled(
+            format!(" · scan took {}", scan_time(s.scan_micros)),
+            t.dim,
+        )),
+    }
     let age = (app.now() - s.taken_at).num_milliseconds();
     let late = app.interval().as_millis() as i64 * 3 + 2000;
     if age > late {

@@ -64,6 +64,8 @@ enum InputOut<'a> {
         /// (the severity is not part of a `ScanError`'s serde form).
         errors_severe: Vec<usize>,
         failure: Option<WireFailure>,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        listeners_only: bool,
     },
     Repro(#[serde(serialize_with = "ser_update")] &'a ReproUpdate),
 }
@@ -83,6 +85,8 @@ enum InputIn {
         #[serde(default)]
         errors_severe: Vec<usize>,
         failure: Option<WireFailure>,
+        #[serde(default)]
+        listeners_only: bool,
     },
     Repro(WireUpdate),
 }
@@ -112,6 +116,7 @@ pub fn encode(ms: u64, ev: &Event) -> Option<serde_json::Result<String>> {
                 snapshot,
                 errors_severe,
                 failure,
+                listeners_only: scan.listeners_only,
             }
         }
         Event::Repro(u) if super::wire::recorded(u) => InputOut::Repro(u),
@@ -130,6 +135,7 @@ pub fn decode(line: &str) -> Result<(u64, Event), String> {
             snapshot,
             errors_severe,
             failure,
+            listeners_only,
         } => {
             let result = match (snapshot, failure) {
                 (Some(mut s), None) => {
@@ -146,7 +152,11 @@ pub fn decode(line: &str) -> Result<(u64, Event), String> {
                 (None, Some(f)) => Err(f.into()),
                 _ => return Err("a scan with both or neither of a snapshot and a failure".into()),
             };
-            Event::Scan(Box::new(ScanResult { at, result }))
+            Event::Scan(Box::new(ScanResult {
+                at,
+                result,
+                listeners_only,
+            }))
         }
         InputIn::Repro(u) => Event::Repro(Box::new(u.checked()?)),
     };
