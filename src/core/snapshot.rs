@@ -226,6 +226,13 @@ impl Snapshot {
             .collect();
         let old_ids: Vec<u64> = old.namespaces.iter().map(|n| n.id).collect();
         self.sockets.retain(|s| s.entry.state == TcpState::Listen);
+        // What the full read could not read still stands (said once, and
+        // the header's warning does not come and go).
+        for e in old.errors {
+            if !self.errors.contains(&e) {
+                self.errors.push(e);
+            }
+        }
         self.sockets
             .extend(old.sockets.into_iter().filter_map(|mut s| {
                 if s.entry.state == TcpState::Listen {
@@ -403,8 +410,18 @@ mod tests {
                 sock(1003, TimeWait, 2),
             ],
         );
+        let mut old = old;
+        let bad_row = ScanError::new("/proc/net/tcp line 9", "unreadable row skipped");
+        let diag = ScanError::new("netns 3: sock_diag", "dump failed");
+        old.errors = vec![bad_row.clone(), diag.clone()];
         let mut new = snap(&[3, 1], vec![sock(443, Listen, 1), sock(9, Established, 0)]);
+        new.errors = vec![diag.clone()];
         new.keep_connections_of(old);
+        assert_eq!(
+            new.errors,
+            [diag, bad_row],
+            "what the full read could not read stands, once"
+        );
         let got: Vec<(u16, TcpState, u64)> = new
             .sockets
             .iter()

@@ -81,6 +81,12 @@ impl LiveKernel {
         &self.root
     }
 
+    /// Whether netlink `sock_diag` may be used (not turned off, and not
+    /// found broken).
+    pub fn diag_usable(&self) -> bool {
+        self.diag_usable
+    }
+
     /// Joins the namespaces this refresh needs to (see [`Self::plan_joins`]).
     pub fn prepare(&mut self, cands: &[Candidate]) {
         self.now = Instant::now();

@@ -10,6 +10,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use super::diag::{DiagSocket, Expect};
 use super::live::LiveKernel;
 use super::namespaces::Candidate;
 use super::netns::{self, ns_link_inode};
@@ -18,7 +19,7 @@ use super::procnet::{BOTH, NetFiles, read_tables_to, read_tables_via_pids};
 use super::tcp_table::Extent;
 use crate::core::ports::PortPolicy;
 use crate::core::snapshot::ScanError;
-use crate::core::socket::SocketEntry;
+use crate::core::socket::{Family, SocketEntry};
 
 /// The namespace the scan runs in, as the source sees it.
 #[derive(Debug, Clone)]
@@ -150,6 +151,7 @@ impl Source {
             files: own.files.clone(),
             guided: matches!(self, Source::Live(_)),
             extent,
+            diag: matches!(self, Source::Live(k) if k.diag_usable()),
         }
     }
 
@@ -175,6 +177,10 @@ pub struct OwnTables {
     /// CPU on a quiet host. A fixture tree is read whole.
     guided: bool,
     extent: Extent,
+    /// Listeners may be listed through `sock_diag`: a read of `tcp6` for
+    /// its listeners on a host with IPv4 connections only would go on
+    /// through the whole connection hash looking for one more IPv6 row.
+    diag: bool,
 }
 
 /// Tables as read: the sockets (`None` when no table could be read) and
@@ -189,9 +195,24 @@ impl OwnTables {
         } else {
             BOTH
         };
+        if self.diag
+            && self.extent == Extent::Listeners
+            && let Some(rows) = listeners_by_diag(families)
+        {
+            return (Some(rows), errors);
+        }
         let rows = read_tables_to(&self.files, families, self.extent, &mut errors);
         (rows, errors)
     }
+}
+
+/// The calling thread's namespace's listeners through a `sock_diag` socket
+/// of its own; `None` when that fails (the tables are read instead).
+fn listeners_by_diag(families: (Expect, Expect)) -> Option<Vec<SocketEntry>> {
+    let mut diag = DiagSocket::open().ok()?;
+    let mut rows = diag.listeners(Family::Ipv4, families.0).ok()?;
+    rows.extend(diag.listeners(Family::Ipv6, families.1).ok()?);
+    Some(rows)
 }
 
 /// Whether `root` is the kernel's proc filesystem (not a fixture tree).

@@ -288,16 +288,20 @@ impl<'a> Table<'a> {
     }
 }
 
-/// Whether `line` is a row of a socket that is not listening: its fourth
-/// field (`st`) is a state in hex other than `0A` (LISTEN). The header and
-/// unreadable rows are not.
+/// Whether `line` is a row of a connection: its fourth field (`st`) is a
+/// state in hex other than `0A` (LISTEN) and `03` (SYN_RECV: kernels
+/// before 4.4 list a listener's pending handshakes right after it, in the
+/// listening part). The header and unreadable rows are not.
 fn is_connection(line: &[u8]) -> bool {
     let state = line
         .split(u8::is_ascii_whitespace)
         .filter(|w| !w.is_empty())
         .nth(3);
     state.is_some_and(|st| {
-        st.len() == 2 && st.iter().all(u8::is_ascii_hexdigit) && !st.eq_ignore_ascii_case(b"0A")
+        st.len() == 2
+            && st.iter().all(u8::is_ascii_hexdigit)
+            && !st.eq_ignore_ascii_case(b"0A")
+            && st != b"03"
     })
 }
 

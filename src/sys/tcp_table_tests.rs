@@ -210,6 +210,10 @@ fn state_fields_are_told_apart() {
     assert!(!is_connection(row("0a").as_bytes()));
     assert!(is_connection(row("01").as_bytes()));
     assert!(is_connection(row("06").as_bytes()));
+    assert!(
+        !is_connection(row("03").as_bytes()),
+        "old kernels list SYN_RECV with listeners"
+    );
     assert!(!is_connection(
         b"  sl  local_address rem_address   st tx_queue"
     ));

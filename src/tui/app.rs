@@ -287,7 +287,11 @@ impl App {
                     None
                 };
                 self.tracker.attribute(&mut snap);
-                self.tracker.observe(&snap);
+                if scan.listeners_only {
+                    self.tracker.observe_listeners(&snap);
+                } else {
+                    self.tracker.observe(&snap);
+                }
                 self.failure = None;
                 if self.is_paused() {
                     self.pending = Some(snap);
@@ -307,8 +311,14 @@ impl App {
 
     /// An event of live catch: the log records it at once, paused or not.
     pub fn on_live(&mut self, caught: &crate::sys::tracefs::Caught) -> bool {
-        if matches!(caught.event, crate::core::live::LiveEvent::Failed { .. }) {
-            self.outbox.push(Request::LiveCatch(false));
+        match caught.event {
+            crate::core::live::LiveEvent::Failed { .. } => {
+                self.outbox.push(Request::LiveCatch(false));
+            }
+            // Events were lost: a self-connect may be among them, and only
+            // a full read would show it.
+            crate::core::live::LiveEvent::Lost { .. } => self.outbox.push(Request::Rescan),
+            _ => {}
         }
         self.tracker.observe_live(caught)
     }

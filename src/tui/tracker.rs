@@ -255,6 +255,16 @@ impl Tracker {
     /// Records what changed since the previous snapshot; returns how many
     /// entries were added.
     pub fn observe(&mut self, snap: &Snapshot) -> usize {
+        self.observe_read(snap, true)
+    }
+
+    /// [`Self::observe`] for a listeners-only refresh (see
+    /// [`ChangeTracker::observe_listeners`]).
+    pub fn observe_listeners(&mut self, snap: &Snapshot) -> usize {
+        self.observe_read(snap, false)
+    }
+
+    fn observe_read(&mut self, snap: &Snapshot, connections_read: bool) -> usize {
         let before = self.next_id;
         let at = snap.taken_at;
         let name_netns = snap.namespaces.len() > 1;
@@ -263,7 +273,12 @@ impl Tracker {
         // The folded entries of this refresh: (appeared, gone).
         let mut folded: (Option<u64>, Option<u64>) = (None, None);
         let mut gone_ids: Vec<u64> = Vec::new();
-        for change in self.changes.observe(snap) {
+        let changes = if connections_read {
+            self.changes.observe(snap)
+        } else {
+            self.changes.observe_listeners(snap)
+        };
+        for change in changes {
             let kind = change.kind;
             if !matches!(kind, ChangeKind::ScanError(_)) {
                 self.flush_errors(at, &mut errors);

@@ -270,9 +270,13 @@ impl Live {
     }
 
     /// Takes a snapshot's namespaces and follows caught self-connects:
-    /// closed once their socket is gone from the tables.
-    pub(super) fn observe(&mut self, snap: &Snapshot, open: &HashSet<SelfConnectKey>) {
+    /// closed once their socket is gone from the tables (`open`: the
+    /// self-connects in them; `None` when the snapshot did not read them).
+    pub(super) fn observe(&mut self, snap: &Snapshot, open: Option<&HashSet<SelfConnectKey>>) {
         self.context = Context::of(snap);
+        let Some(open) = open else {
+            return;
+        };
         for c in &mut self.caught {
             if c.closed || c.caught_at > snap.taken_at {
                 continue;

@@ -127,6 +127,10 @@ fn a_caught_self_connect_is_closed_once_gone_and_names_its_owner() {
     assert_eq!(c.owner.as_ref().map(|o| o.pid), Some(42));
     let key = SelfConnectKey { netns: 1, addr };
     assert_eq!(tr.caught_owner(&key).map(|o| o.pid), Some(42));
+    // A listeners-only refresh after it holds the connections of a full
+    // read from before it: that says nothing of whether it is still open.
+    tr.observe_listeners(&snap(1, host(), vec![]));
+    assert!(!tr.caught().next().unwrap().closed);
     // Seen by the next scan (TIME_WAIT), then gone.
     tr.observe(&snap(
         2,

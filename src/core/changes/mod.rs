@@ -146,6 +146,18 @@ impl ChangeTracker {
     /// What changed since the previous snapshot, least urgent first (so a
     /// newest-first list shows a refresh's self-connects on top).
     pub fn observe(&mut self, snap: &Snapshot) -> Vec<Change> {
+        self.observe_read(snap, true)
+    }
+
+    /// [`Self::observe`] for a snapshot whose listeners were read now and
+    /// whose other sockets are those of an earlier full read (the
+    /// dashboard's listeners-only refresh): those say nothing new, so
+    /// self-connects are neither updated nor closed by it.
+    pub fn observe_listeners(&mut self, snap: &Snapshot) -> Vec<Change> {
+        self.observe_read(snap, false)
+    }
+
+    fn observe_read(&mut self, snap: &Snapshot, connections_read: bool) -> Vec<Change> {
         let mut out = Vec::new();
         self.errors.recovered(&mut out);
         let first = !self.started;
@@ -159,10 +171,12 @@ impl ChangeTracker {
         }
         self.errors.observe(snap, &mut out);
         self.listeners.observe(snap, first, &mut out);
-        self.self_connects.observe(snap, first, &mut out);
+        if connections_read {
+            self.self_connects.observe(snap, first, &mut out);
+        }
         self.incidents.observe(snap, &mut out);
         let open = self.self_connects.iter().map(SelfConnect::key).collect();
-        self.live.observe(snap, &open);
+        self.live.observe(snap, connections_read.then_some(&open));
         self.started = true;
         out.into_iter()
             .map(|kind| Change {
