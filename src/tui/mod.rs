@@ -22,7 +22,9 @@
 //! view), [`bigdigits`] (numbers in large type), [`record`] (`--record`
 //! and `--replay`: a replay source stands in for the scan worker and the
 //! repro runner; a recorder writes what arrives), [`destroy`] (freeing a
-//! port: destroying one self-connected socket the user confirmed).
+//! port: destroying one self-connected socket the user confirmed),
+//! `requests` (what the dashboard asks of the worker, the runner and the
+//! machine, and the answers back).
 
 pub mod app;
 pub mod bigdigits;
@@ -37,6 +39,7 @@ pub mod pane;
 pub mod panes;
 pub mod record;
 pub mod repro;
+mod requests;
 pub mod terminal;
 pub mod text;
 pub mod text_input;
@@ -57,13 +60,15 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::sys::scanner::ScanOptions;
 use crate::sys::tracefs;
-use app::Request;
 use dashboard::Dashboard;
 use event::{Event, SignalThread};
 use repro::ReproRunner;
+use requests::{exchange_recorded, write_input};
 use theme::Theme;
 use tracker::LiveCatchStatus;
 use worker::ScanWorker;
+
+pub use requests::exchange;
 
 /// How often the screen is redrawn while a repro loop runs.
 pub const REPRO_FRAME: Duration = Duration::from_millis(100);
@@ -466,7 +471,7 @@ fn handle_batch(
     let mut redraw = false;
     for ev in std::iter::once(first).chain(rx.try_iter()) {
         if let Some(rec) = inputs.recorder.as_deref_mut() {
-            record(dash, rec, &ev);
+            write_input(dash, rec, &ev);
         }
         redraw |= on_event(dash, ev)?;
         if dash.app.wants_quit() {
@@ -521,86 +526,4 @@ fn suspend_or_resume(dash: &mut Dashboard, ev: Event) -> Result<bool, Exit> {
         .map_err(|e| Exit::Failed(format!("cannot take the terminal back: {e}")))?;
     dash.app.apply(app::Effect::FullRedraw);
     Ok(true)
-}
-
-/// Hands the dashboard's requests to the scan worker (when there is one)
-/// and to the repro runner, and feeds the runner's answers back (with the
-/// counters of running loops when `sample`). Returns whether an answer
-/// arrived. The event loop calls it; so do tests, without a worker.
-pub fn exchange(
-    dash: &mut Dashboard,
-    runner: &mut ReproRunner,
-    worker: Option<&ScanWorker>,
-    sample: bool,
-) -> bool {
-    exchange_recorded(dash, runner, worker, sample, None)
-}
-
-/// Writes an input to the recording; when recording stops (full, or a
-/// write error), the header says so.
-fn record(dash: &mut Dashboard, rec: &mut record::Recorder, ev: &Event) {
-    if rec.observe(ev).is_some() {
-        dash.app.set_mark(Some(record::Mark::Recording {
-            file: rec.path().display().to_string(),
-            stopped: rec.stopped().map(str::to_string),
-        }));
-    }
-}
-
-/// [`exchange`], writing the runner's answers to the recording.
-fn exchange_recorded(
-    dash: &mut Dashboard,
-    runner: &mut ReproRunner,
-    worker: Option<&ScanWorker>,
-    sample: bool,
-    mut recorder: Option<&mut record::Recorder>,
-) -> bool {
-    let mut changed = false;
-    let mut sample = sample;
-    // Answers can ask for more (a rescan after a self-connection): a few
-    // rounds, the rest next time.
-    for _ in 0..4 {
-        for request in dash.app.take_requests() {
-            match request {
-                Request::AllOwners(all) => {
-                    if let Some(w) = worker {
-                        w.send(worker::Control::Owners(worker::owner_scope(all)));
-                    }
-                }
-                Request::Rescan => {
-                    if let Some(w) = worker {
-                        w.send(worker::Control::Rescan);
-                    }
-                }
-                Request::LiveCatch(on) => {
-                    if let Some(w) = worker {
-                        w.send(worker::Control::LiveCatch(on));
-                    }
-                }
-                Request::Repro(r) => runner.request(r),
-                // Fast enough to do here (see [`destroy`]): one socket,
-                // two netlink round trips.
-                Request::FreePort(target) => {
-                    let outcome = destroy::free_port(&target);
-                    dash.app.on_freed(&target, outcome);
-                    changed = true;
-                }
-                // Written by the event loop (it holds the terminal).
-                Request::Copy(_) => {}
-            }
-        }
-        let updates = runner.poll(std::mem::take(&mut sample));
-        if updates.is_empty() && dash.app.requests().is_empty() {
-            break;
-        }
-        changed |= !updates.is_empty();
-        for u in updates {
-            let ev = Event::Repro(Box::new(u));
-            if let Some(rec) = recorder.as_deref_mut() {
-                record(dash, rec, &ev);
-            }
-            dash.handle(ev);
-        }
-    }
-    changed
 }
