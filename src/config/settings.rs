@@ -128,7 +128,7 @@ pub const SETTINGS: &[Setting] = &[
         env: "SELFCONN_TUI_REPRO_MAX_ATTEMPTS",
         kind: Kind::Number,
         fallback: None,
-        doc: "Give up after this many attempts",
+        doc: "`selfconn-tui repro` gives up after this many attempts (the repro pane's runs go on until stopped, 5 minutes at most)",
         example: "100000",
     },
     Setting {
@@ -139,7 +139,7 @@ pub const SETTINGS: &[Setting] = &[
         env: "SELFCONN_TUI_REPRO_MAX_TIME",
         kind: Kind::Number,
         fallback: None,
-        doc: "Give up after this many seconds",
+        doc: "`selfconn-tui repro` gives up after this many seconds (the repro pane's runs go on until stopped, 5 minutes at most)",
         example: "30",
     },
     Setting {
