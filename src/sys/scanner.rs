@@ -115,8 +115,6 @@ pub struct Scanner {
     /// Pids to walk first at the next scan (see [`Scanner::hint_owners`]).
     hints: HashSet<i32>,
     my_uid: u32,
-    /// What the scan in progress reads.
-    extent: Extent,
 }
 
 impl Scanner {
@@ -129,7 +127,6 @@ impl Scanner {
             owners: OwnerCache::default(),
             hints: HashSet::new(),
             my_uid: nix::unistd::geteuid().as_raw(),
-            extent: Extent::All,
         }
     }
 
@@ -148,15 +145,14 @@ impl Scanner {
 
     fn scan_to(&mut self, extent: Extent) -> Result<Snapshot, ScanFailure> {
         let started = Instant::now();
-        self.extent = extent;
-        let mut snapshot = self.scan_without_owners()?;
+        let mut snapshot = self.scan_without_owners(extent)?;
         // The tables first, then the fd walk (the other big cost on a busy
         // host): knowing the findings, a findings-only scan stops the walk
         // as soon as their holders are found. Walking beside the table
         // reads instead measured no faster on two cores: both compete for
         // the kernel. Owners known from earlier refreshes are checked, not
         // looked for again.
-        let owners = self.find_owners(&snapshot);
+        let owners = self.find_owners(&snapshot, extent);
         self.attach_owners(&mut snapshot.sockets, &owners);
         snapshot.scan_micros = started.elapsed().as_micros() as u64;
         Ok(snapshot)
@@ -175,9 +171,9 @@ impl Scanner {
         self.owners.stats()
     }
 
-    fn find_owners(&mut self, snapshot: &Snapshot) -> OwnerMap {
+    fn find_owners(&mut self, snapshot: &Snapshot, extent: Extent) -> OwnerMap {
         // Only a full scan sees every socket that is gone.
-        if self.extent == Extent::All {
+        if extent == Extent::All {
             self.owners
                 .forget_gone(snapshot.sockets.iter().map(|s| s.entry.inode));
         }
@@ -209,7 +205,7 @@ impl Scanner {
     }
 
     /// Everything but the owners: namespaces, policies, tables, findings.
-    fn scan_without_owners(&mut self) -> Result<Snapshot, ScanFailure> {
+    fn scan_without_owners(&mut self, extent: Extent) -> Result<Snapshot, ScanFailure> {
         let own = self.source.own();
         // Without `--netns` the own namespace is always scanned: its
         // tables, the biggest read on a host, start at once on a thread of
@@ -218,7 +214,7 @@ impl Scanner {
             .options
             .netns
             .is_none()
-            .then(|| self.source.own_tables(&own, self.extent));
+            .then(|| self.source.own_tables(&own, extent));
         std::thread::scope(|scope| {
             let early = early.and_then(|job| {
                 std::thread::Builder::new()
@@ -226,7 +222,7 @@ impl Scanner {
                     .spawn_scoped(scope, move || job.read())
                     .ok()
             });
-            self.scan_namespaces(own, early)
+            self.scan_namespaces(own, extent, early)
         })
     }
 
@@ -235,6 +231,7 @@ impl Scanner {
     fn scan_namespaces(
         &mut self,
         own: OwnNamespace,
+        extent: Extent,
         mut early: Option<ScopedJoinHandle<'_, TablesRead>>,
     ) -> Result<Snapshot, ScanFailure> {
         let taken_at = Local::now();
@@ -258,12 +255,12 @@ impl Scanner {
                     ns_errors.extend(errs);
                     rows
                 }
-                None if c.scanned => self.source.tables(c, &own, self.extent, &mut ns_errors),
+                None if c.scanned => self.source.tables(c, &own, extent, &mut ns_errors),
                 None => None,
             };
             // Whatever a source had to read whole (a namespace joined to be
             // read), such a scan holds listeners and nothing else.
-            let rows = match self.extent {
+            let rows = match extent {
                 Extent::All => rows,
                 Extent::Listeners => rows.map(|mut r| {
                     r.retain(|e| e.state == TcpState::Listen);

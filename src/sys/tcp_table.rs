@@ -66,21 +66,11 @@ pub fn read_tcp_file(
     };
     match extent {
         // Parsed while the kernel writes the next block (see [`ReadAhead`]).
-        Extent::All => read_text(ReadAhead::start(file), family, &source, extent, errors),
+        Extent::All => read_tcp_text(ReadAhead::start(file), family, &source, extent, errors),
         // A page or two: nothing to read ahead, and a block read ahead
         // would walk the connections this read is there to skip.
-        Extent::Listeners => read_text(file, family, &source, extent, errors),
+        Extent::Listeners => read_tcp_text(file, family, &source, extent, errors),
     }
-}
-
-/// Reads a table's text from `input`; `source` names it in messages.
-pub fn read_tcp_text(
-    input: impl Read,
-    family: Family,
-    source: &str,
-    errors: &mut Vec<ScanError>,
-) -> Option<Vec<SocketEntry>> {
-    read_text(input, family, source, Extent::All, errors)
 }
 
 /// How much of a table is read.
@@ -95,7 +85,9 @@ pub enum Extent {
     Listeners,
 }
 
-fn read_text(
+/// Reads a table's text from `input`, all of it or its listeners;
+/// `source` names it in messages.
+pub fn read_tcp_text(
     input: impl Read,
     family: Family,
     source: &str,

@@ -12,7 +12,7 @@ fn row(i: usize) -> String {
 
 fn read(text: &[u8]) -> (Option<Vec<SocketEntry>>, Vec<ScanError>) {
     let mut errors = vec![];
-    let rows = read_tcp_text(text, Family::Ipv4, "t", &mut errors);
+    let rows = read_tcp_text(text, Family::Ipv4, "t", Extent::All, &mut errors);
     (rows, errors)
 }
 
@@ -163,6 +163,7 @@ fn long_lines_and_endless_files_end() {
         std::io::repeat(b'\n').take(10_000),
         Family::Ipv4,
         "t",
+        Extent::All,
         &mut errors,
     );
     assert_eq!((rows.unwrap().len(), errors.len()), (0, 0));
@@ -185,7 +186,7 @@ fn a_listeners_only_read_stops_at_the_first_connection() {
 this line is never read, or it would be reported
 ";
     let mut errors = vec![];
-    let rows = read_text(
+    let rows = read_tcp_text(
         text.as_bytes(),
         Family::Ipv4,
         "t",
@@ -197,7 +198,7 @@ this line is never read, or it would be reported
     assert!(rows.iter().all(|r| r.state == TcpState::Listen));
     assert!(errors.is_empty(), "{errors:?}");
     // Read whole, the same text has its connection and its bad line.
-    let rows = read_text(text.as_bytes(), Family::Ipv4, "t", Extent::All, &mut errors).unwrap();
+    let rows = read_tcp_text(text.as_bytes(), Family::Ipv4, "t", Extent::All, &mut errors).unwrap();
     assert_eq!(rows.len(), 3);
     assert_eq!(errors.len(), 1, "{errors:?}");
 }
