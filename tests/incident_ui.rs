@@ -243,18 +243,6 @@ fn a_self_connect_on_a_port_that_never_had_a_listener_shows_no_incident() {
 
 // ---- the real kernel ----
 
-/// A listener bound without SO_REUSEADDR.
-fn listen_plain(addr: SocketAddr) -> std::io::Result<socket2::Socket> {
-    let s = socket2::Socket::new(
-        socket2::Domain::for_address(addr),
-        socket2::Type::STREAM,
-        None,
-    )?;
-    s.bind(&addr.into())?;
-    s.listen(8)?;
-    Ok(s)
-}
-
 /// A self-connect as in real life: `connect()` without `bind()`, the
 /// namespace's range narrowed to the port and its neighbour.
 fn self_connect_by_kernel(addr: SocketAddr) -> socket2::Socket {
@@ -268,6 +256,22 @@ fn self_connect_by_kernel(addr: SocketAddr) -> socket2::Socket {
         }
     }
     panic!("no self-connect on {addr} in 1000 attempts");
+}
+
+/// A dashboard that has seen one real scan of the own namespace, and the
+/// scanner for the next ones.
+fn dashboard_on_own_namespace() -> (Dashboard, Scanner) {
+    let mut scanner = Scanner::new(ScanOptions {
+        netns: Some("own".into()),
+        ..ScanOptions::default()
+    });
+    let mut d = Dashboard::new(
+        Theme::default_dark(),
+        Duration::from_secs(1),
+        chrono::Local::now(),
+    );
+    real_scan(&mut d, &mut scanner);
+    (d, scanner)
 }
 
 fn real_scan(d: &mut Dashboard, scanner: &mut Scanner) -> Snapshot {
@@ -285,16 +289,7 @@ fn k_then_y_destroys_the_selected_self_connect_and_frees_its_port() {
         let addr: SocketAddr = "127.0.0.1:44600".parse().unwrap();
         let held = self_connect_by_kernel(addr);
         let _service_next_door = TcpListener::bind("127.0.0.1:44601").unwrap();
-        let mut scanner = Scanner::new(ScanOptions {
-            netns: Some("own".into()),
-            ..ScanOptions::default()
-        });
-        let mut d = Dashboard::new(
-            Theme::default_dark(),
-            Duration::from_secs(1),
-            chrono::Local::now(),
-        );
-        real_scan(&mut d, &mut scanner);
+        let (mut d, mut scanner) = dashboard_on_own_namespace();
 
         select(&mut d, "127.0.0.1:44601");
         d.handle(ch('K'));
@@ -318,7 +313,10 @@ fn k_then_y_destroys_the_selected_self_connect_and_frees_its_port() {
             d.app.confirm().unwrap().stage,
             Stage::Done(DestroyOutcome::Destroyed)
         );
-        assert!(listen_plain(addr).is_ok(), "the port is free at once");
+        assert!(
+            common::listen_plain(addr).is_ok(),
+            "the port is free at once"
+        );
         held.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
         let err = (&held).read(&mut [0u8; 8]).unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc::ECONNABORTED));
@@ -337,16 +335,7 @@ fn without_root_k_then_y_refuses_and_gives_the_ss_line() {
     common::in_private_netns(|| {
         let addr: SocketAddr = "127.0.0.1:44604".parse().unwrap();
         let held = self_connect_by_kernel(addr);
-        let mut scanner = Scanner::new(ScanOptions {
-            netns: Some("own".into()),
-            ..ScanOptions::default()
-        });
-        let mut d = Dashboard::new(
-            Theme::default_dark(),
-            Duration::from_secs(1),
-            chrono::Local::now(),
-        );
-        real_scan(&mut d, &mut scanner);
+        let (mut d, _) = dashboard_on_own_namespace();
         select(&mut d, "127.0.0.1:44604");
         d.handle(ch('K'));
         d.handle(ch('y'));
@@ -368,7 +357,7 @@ fn without_root_k_then_y_refuses_and_gives_the_ss_line() {
             screen.contains("$ ss -K -tn 'src 127.0.0.1:44604 and dst 127.0.0.1:44604'"),
             "{screen}"
         );
-        assert!(listen_plain(addr).is_err(), "still held");
+        assert!(common::listen_plain(addr).is_err(), "still held");
         drop(held);
     });
 }

@@ -137,16 +137,7 @@ fn digits_scale_with_the_pane_and_columns_stay_put_up_to_a_million() {
 
 #[test]
 fn duel_halves_start_their_numbers_on_one_row_whatever_the_focus() {
-    let mut d = opened();
-    d.handle(ch('d'));
-    d.app.take_requests();
-    update(
-        &mut d,
-        ReproUpdate::Suggested {
-            purpose: Purpose::Duel,
-            port: Some(PORT + 2),
-        },
-    );
+    let mut d = duel_opened();
     for focus_moves in 0..4 {
         for _ in 0..focus_moves {
             d.handle(key(KeyCode::Tab));
@@ -161,9 +152,8 @@ fn duel_halves_start_their_numbers_on_one_row_whatever_the_focus() {
     }
 }
 
-/// A duel on PORT and its neighbour: A connected to itself and ended
-/// (holding the socket), B still running.
-fn duel_one_ended() -> Dashboard {
+/// The pane with a duel's two forms open: PORT and the suggested PORT + 2.
+fn duel_opened() -> Dashboard {
     let mut d = opened();
     d.handle(ch('d'));
     d.app.take_requests();
@@ -174,6 +164,13 @@ fn duel_one_ended() -> Dashboard {
             port: Some(PORT + 2),
         },
     );
+    d
+}
+
+/// A duel on PORT and its neighbour: A connected to itself and ended
+/// (holding the socket), B still running.
+fn duel_one_ended() -> Dashboard {
+    let mut d = duel_opened();
     d.handle(key(KeyCode::Enter));
     let starts = d.app.take_requests();
     assert_eq!(starts.len(), 2, "both loops start: {starts:?}");

@@ -9,26 +9,13 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 
-use common::{in_private_netns, self_connect};
+use common::{in_private_netns, listen_plain, self_connect};
 use selfconn_tui::sys::sockdestroy::{DestroyError, SockDestroyer};
 
 fn inode_of(fd: &impl AsRawFd) -> u64 {
     std::fs::metadata(format!("/proc/self/fd/{}", fd.as_raw_fd()))
         .unwrap()
         .ino()
-}
-
-/// A listener bound without SO_REUSEADDR (std's sets it, and a
-/// self-connect made with it too would then let the bind through).
-fn listen_plain(addr: SocketAddr) -> std::io::Result<socket2::Socket> {
-    let s = socket2::Socket::new(
-        socket2::Domain::for_address(addr),
-        socket2::Type::STREAM,
-        None,
-    )?;
-    s.bind(&addr.into())?;
-    s.listen(8)?;
-    Ok(s)
 }
 
 /// The errno of a read on a socket (None when it read something).

@@ -112,6 +112,15 @@ pub fn listener_in_range(ip: &str, connect_parity: bool) -> TcpListener {
 
 /// A socket connected to itself in one step: bind the source port to the
 /// destination port, then connect (TCP simultaneous open).
+/// A listener bound without SO_REUSEADDR (std's sets it, and a
+/// self-connect made with it too would then let the bind through).
+pub fn listen_plain(addr: SocketAddr) -> std::io::Result<Socket> {
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    s.bind(&addr.into())?;
+    s.listen(8)?;
+    Ok(s)
+}
+
 pub fn self_connect(addr: SocketAddr) -> Socket {
     let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).unwrap();
     s.set_reuse_address(true).unwrap();
